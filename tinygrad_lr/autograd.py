@@ -1,0 +1,327 @@
+"""The reverse-mode engine: the op base class, grad mode, un-broadcasting and backprop.
+
+Every op is a subclass of :class:`Function`. Calling ``Op.apply(*tensors)`` runs
+``forward`` on NumPy arrays and, when recording, keeps an instance of the op as
+the node behind the output tensor. The node holds its input tensors (its parents)
+and whatever ``forward`` saved; it never holds its output, so graphs have no
+reference cycles and are freed as soon as the last tensor is dropped.
+
+``backward`` rules are written with Tensor operations. In the ordinary
+first-order pass they run with recording off (cheap), and with
+``create_graph=True`` they are recorded, so gradients can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tensor import Tensor
+
+
+class _GradMode:
+    """Whether new operations are recorded into the graph (a process-wide switch)."""
+
+    enabled = True
+
+
+class _set_grad_enabled:
+    """Context manager and decorator that sets the grad mode and restores it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.previous.append(_GradMode.enabled)
+        _GradMode.enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self.previous.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_set_grad_enabled):
+    """Record nothing inside the block or decorated function (inference, updates)."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(_set_grad_enabled):
+    """Record again inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+def is_grad_enabled() -> bool:
+    return _GradMode.enabled
+
+
+class GraphFreedError(RuntimeError):
+    """Backward reached a node whose saved values were freed by an earlier backward."""
+
+
+class Function:
+    """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors.
+
+    Subclass it with two static methods and call ``MyOp.apply(*inputs, **options)``.
+    Positional inputs are tensors (arrays and numbers become constants); keyword
+    options are passed to ``forward`` unchanged and are not differentiated.
+    ``backward(ctx, grad)`` returns one gradient per positional input (or ``None``);
+    gradients may have the broadcast shape, the engine sums them back.
+    """
+
+    parents: tuple[Tensor, ...]
+    needs_input_grad: tuple[bool, ...]
+
+    @staticmethod
+    def forward(ctx: Function, *inputs: np.ndarray, **options: Any) -> np.ndarray:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx: Function, grad: Tensor) -> Tensor | None | tuple[Tensor | None, ...]:
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.__name__.lower()
+
+    def save_for_backward(self, *arrays: np.ndarray) -> None:
+        """Keep arrays for backward; inputs and the output come back as graph tensors."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor, ...]:
+        saved = getattr(self, "_saved", ())
+        if saved is None:
+            raise GraphFreedError(
+                f"{self.op_name()}: its saved values were freed by an earlier backward; "
+                "call backward(retain_graph=True) the first time to go through the graph twice"
+            )
+        return tuple(self._as_graph_tensor(a) for a in saved)
+
+    def _as_graph_tensor(self, array: np.ndarray) -> Tensor:
+        # Identity, not equality: the saved input is that very tensor, so a second
+        # derivative flows through it. Anything else saved is a constant.
+        for parent in self.parents:
+            if parent.data is array:
+                return parent
+        out = getattr(self, "_output", None)
+        if out is not None and out.data is array:
+            return out
+        return Tensor(array)
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        ctx = cls.__new__(cls)
+        record = _GradMode.enabled and any(t.requires_grad for t in tensors)
+        if record:
+            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        try:
+            data = cls.forward(ctx, *[t.data for t in tensors], **options)
+        except (ValueError, IndexError) as e:
+            name = cls.op_name()
+            message = str(e)
+            if not message.startswith(name + ":"):
+                shapes = ", ".join(str(t.shape) for t in tensors)
+                message = f"{name}: {message} (input shapes {shapes})"
+            raise type(e)(message) from None
+        if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
+            scalar, data = data, np.asarray(data)
+            saved = getattr(ctx, "_saved", ())
+            if any(s is scalar for s in saved):  # keep "saved the output" recognisable
+                ctx._saved = tuple(data if s is scalar else s for s in saved)
+        if record:
+            ctx.parents = tensors
+            return Tensor._make(data, ctx)
+        return Tensor._make(data, None)
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a gradient back to ``shape`` (the one place broadcasting is undone)."""
+    gshape = grad.data.shape
+    if gshape == shape:
+        return grad
+    extra = len(gshape) - len(shape)
+    if extra < 0 or any(n != 1 and n != gshape[extra + i] for i, n in enumerate(shape)):
+        raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)
+
+
+def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Tensors that need grad, each after all of its inputs (iterative DFS, no recursion)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+    while stack:
+        t, finished = stack.pop()
+        if finished:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._ctx is not None:
+            stack.extend((p, False) for p in t._ctx.parents if p.requires_grad and id(p) not in seen)
+    return order
+
+
+def _as_gradient(g: Any, like: Tensor, op: str, index: int) -> Tensor:
+    g = g if isinstance(g, Tensor) else Tensor(g, dtype=like.dtype)
+    try:
+        g = unbroadcast(g, like.data.shape)
+    except ValueError:
+        raise ValueError(
+            f"{op}: backward returned a gradient of shape {g.shape} "
+            f"for input {index} of shape {like.shape}"
+        ) from None
+    if g.data.dtype != like.data.dtype:
+        g = g.astype(like.data.dtype)
+    return g
+
+
+def _backprop(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: dict[int, Tensor | None] | None = None,
+) -> None:
+    """Propagate ``seeds`` from ``roots`` to every tensor that needs a gradient.
+
+    With ``capture`` (ids of wanted tensors) the gradients are stored there and
+    leaves' ``.grad`` are left alone (``tg.grad``); otherwise leaves accumulate.
+    """
+    grads: dict[int, Tensor] = {}
+    for r, s in zip(roots, seeds):
+        grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+    with _set_grad_enabled(create_graph):
+        for t in reversed(_toposort(roots)):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if capture is not None and id(t) in capture:
+                capture[id(t)] = g
+            ctx = t._ctx
+            if ctx is None:
+                if capture is None:
+                    t._accumulate_grad(g)
+                continue
+            ctx._output = t
+            try:
+                in_grads = type(ctx).backward(ctx, g)
+            finally:
+                ctx._output = None
+            if not retain_graph:
+                ctx._saved = None
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(ctx.parents):
+                raise ValueError(
+                    f"{ctx.op_name()}: backward returned {len(in_grads)} gradients "
+                    f"for {len(ctx.parents)} inputs"
+                )
+            for i, (p, pg) in enumerate(zip(ctx.parents, in_grads)):
+                if pg is None or not p.requires_grad:
+                    continue
+                pg = _as_gradient(pg, p, ctx.op_name(), i)
+                prev = grads.get(id(p))
+                grads[id(p)] = pg if prev is None else prev + pg
+
+
+def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
+    if gradient is None:
+        if output.data.size != 1:
+            raise ValueError(
+                f"{what}: output of shape {output.shape} is not a scalar; "
+                "pass a gradient of the same shape"
+            )
+        return Tensor(np.ones_like(output.data))
+    g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)
+    if g.shape != output.shape:
+        raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")
+    return g
+
+
+def _check_requires_grad(t: Tensor, what: str) -> None:
+    if not t.requires_grad:
+        label = f" '{t.name}'" if t.name else ""
+        raise RuntimeError(
+            f"{what}: tensor{label} of shape {t.shape} does not require grad "
+            "(create it with requires_grad=True, outside no_grad)"
+        )
+
+
+def backward(
+    output: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(output)/d(leaf) into every leaf's ``.grad``."""
+    _check_requires_grad(output, "backward")
+    seed = _seed(output, gradient, "backward")
+    keep = create_graph if retain_graph is None else retain_graph
+    _backprop([output], [seed], keep, create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
+
+    With ``create_graph=True`` the returned tensors are part of a graph and can be
+    differentiated again (Hessian-vector products, second derivatives).
+    """
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outs)
+    elif not isinstance(grad_outputs, list | tuple):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outs)} outputs")
+    for o in outs:
+        _check_requires_grad(o, "grad")
+    for x in ins:
+        _check_requires_grad(x, "grad")
+    seeds = [_seed(o, g, "grad") for o, g in zip(outs, grad_outputs)]
+    capture: dict[int, Tensor | None] = {id(x): None for x in ins}
+    keep = create_graph if retain_graph is None else retain_graph
+    _backprop(outs, seeds, keep, create_graph, capture)
+    result = tuple(capture[id(x)] for x in ins)
+    for i, (x, g) in enumerate(zip(ins, result)):
+        if g is None and not allow_unused:
+            label = f" '{x.name}'" if x.name else ""
+            raise ValueError(
+                f"grad: input {i}{label} of shape {x.shape} is not used to compute the outputs "
+                "(pass allow_unused=True to get None for it)"
+            )
+    return result
+
+
+# Imported last: tensor.py builds on the names above.
+from .tensor import Tensor  # noqa: E402

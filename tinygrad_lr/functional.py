@@ -1,0 +1,153 @@
+"""Composites built from the primitives, each numerically stable by construction.
+
+``softplus`` and ``cross_entropy`` are fused ops: their forward passes never
+overflow (max-shift, ``exp(-|x|)``), and their backward rules are written with
+Tensor operations so Newton's method can take Hessian-vector products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .autograd import Function, is_grad_enabled
+from .tensor import Tensor
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return _tensor(x).sigmoid()
+
+
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) shifted by the (constant) max, so exp never overflows."""
+    x = _tensor(x)
+    m = x.max(axis=axis, keepdims=True).detach()
+    out = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
+    return out if keepdims else out.reshape(np.squeeze(out.data, axis=axis).shape)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    x = _tensor(x)
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Per row (``axis=-1``), never over the whole matrix."""
+    x = _tensor(x)
+    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+class Softplus(Function):
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): finite for any finite x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * x.sigmoid()
+
+
+def softplus(x: Tensor) -> Tensor:
+    return Softplus.apply(_tensor(x))
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
+    """Mean of -[y log σ(z) + (1-y) log(1-σ(z))] = softplus(z) - y·z, with no log(0)."""
+    logits = _tensor(logits)
+    y = targets if isinstance(targets, Tensor) else Tensor(np.asarray(targets), dtype=logits.dtype)
+    if y.shape != logits.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: targets of shape {y.shape} "
+            f"do not match logits of shape {logits.shape}"
+        )
+    return (softplus(logits) - logits * y).mean()
+
+
+def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
+    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
+    if labels.shape != (n,):
+        raise ValueError(f"{op}: expected {n} labels of shape ({n},), got shape {labels.shape}")
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = int(np.flatnonzero((labels < 0) | (labels >= n_classes))[0])
+        raise ValueError(
+            f"{op}: labels must be in [0, {n_classes}); got {labels[bad]} at index {bad}"
+        )
+    return labels
+
+
+class CrossEntropy(Function):
+    """Mean of -log softmax(logits)[i, labels[i]], fused (no one-hot, one softmax)."""
+
+    @staticmethod
+    def forward(ctx, logits, labels):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        rows = np.arange(len(labels))
+        ctx.save_for_backward(logits)
+        ctx.labels, ctx.probs = labels, e / total
+        return np.log(total[:, 0]).mean() - shifted[rows, labels].mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (logits,) = ctx.saved_tensors
+        n, labels = len(ctx.labels), ctx.labels
+        if is_grad_enabled():  # create_graph: keep softmax in the graph for second order
+            onehot = np.zeros(logits.shape, dtype=logits.dtype)
+            onehot[np.arange(n), labels] = 1
+            return (softmax(logits, axis=1) - onehot) * (grad / n)
+        d = ctx.probs.copy()
+        d[np.arange(n), labels] -= 1
+        d *= grad.data / n
+        return Tensor._make(d, None)
+
+
+def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+    """Mean multiclass log-loss from logits (n, C) and integer labels (n,)."""
+    logits = _tensor(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (n, C), got {logits.shape}")
+    n, c = logits.shape
+    if n == 0:
+        raise ValueError("cross_entropy: empty batch (0 samples)")
+    return CrossEntropy.apply(logits, labels=_check_labels(labels, n, c, "cross_entropy"))
+
+
+def mse(pred: Tensor, target: Any) -> Tensor:
+    pred = _tensor(pred)
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=pred.dtype)
+    if pred.shape != target.shape:
+        raise ValueError(f"mse: target of shape {target.shape} does not match prediction of shape {pred.shape}")
+    return ((pred - target) ** 2).mean()
+
+
+def one_hot(labels: Any, n_classes: int, dtype: Any = np.float64) -> Tensor:
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    labels = _check_labels(labels, len(labels), n_classes, "one_hot")
+    out = np.zeros((len(labels), n_classes), dtype=dtype)
+    out[np.arange(len(labels)), labels] = 1
+    return Tensor(out)
+
+
+def l2(params: Tensor | Iterable[Tensor]) -> Tensor:
+    """Sum of squares of all entries: ||W||² (no factor ½)."""
+    params = [params] if isinstance(params, Tensor) else list(params)
+    if not params:
+        raise ValueError("l2: no parameters given")
+    total = (params[0] * params[0]).sum()
+    for p in params[1:]:
+        total = total + (p * p).sum()
+    return total

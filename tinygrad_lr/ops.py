@@ -1,0 +1,318 @@
+"""The primitive ops: each ``forward`` (NumPy) sits next to its ``backward`` (Tensors).
+
+Backward rules use Tensor operations only, so with ``create_graph=True`` they are
+recorded and can be differentiated again. Gradients may come back in the
+broadcast shape; ``autograd.unbroadcast`` sums them to each input's shape.
+Inputs whose gradient is not needed (``ctx.needs_input_grad``) get ``None``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import Function, unbroadcast
+
+# ---- elementwise binary -------------------------------------------------------
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (grad * y if need_x else None), (grad * x if need_y else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x / y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (grad / y if need_x else None), (-grad * x / (y * y) if need_y else None)
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        out = x**p
+        ctx.save_for_backward(x, p, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, p, out = ctx.saved_tensors
+        need_x, need_p = ctx.needs_input_grad
+        return (grad * p * x ** (p - 1) if need_x else None), (grad * out * x.log() if need_p else None)
+
+
+# ---- elementwise unary ----------------------------------------------------------
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        # exp(-|x|) never overflows: 1/(1+e) for x >= 0 and e/(1+e) for x < 0.
+        e = np.exp(-np.abs(x))
+        s = 1 / (1 + e)
+        out = np.where(x >= 0, s, e * s)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > 0)
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype)
+
+
+# ---- linear algebra ---------------------------------------------------------------
+
+
+def _swap_last(t):
+    return t.T if t.ndim == 2 else t.transpose(*range(t.ndim - 2), t.ndim - 1, t.ndim - 2)
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: scalars cannot be matrix-multiplied (use *)")
+        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if a.shape[-1] != k_b:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+                f"({a.shape[-1]} (dim {a.ndim - 1}) != {k_b} (dim {max(b.ndim - 2, 0)}))"
+            )
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        # Treat vectors as a row (a) or a column (b), then drop that axis again.
+        a2 = a if a.ndim > 1 else a.reshape(1, -1)
+        b2 = b if b.ndim > 1 else b.reshape(-1, 1)
+        if a.ndim == 1:
+            grad = grad.reshape(*grad.shape[:-1], 1, grad.shape[-1]) if b.ndim > 1 else grad.reshape(1, 1)
+        elif b.ndim == 1:
+            grad = grad.reshape(*grad.shape, 1)
+        ga = gb = None
+        if need_a:
+            ga = grad @ _swap_last(b2)
+            if a.ndim == 1:
+                ga = ga.reshape(*ga.shape[:-2], ga.shape[-1])
+        if need_b:
+            gb = _swap_last(a2) @ grad
+            if b.ndim == 1:
+                gb = gb.reshape(*gb.shape[:-1])
+        return ga, gb
+
+
+# ---- reductions ------------------------------------------------------------------
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.in_shape, ctx.axis = x.shape, axis
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(_kept_shape(ctx.in_shape, ctx.axis)).broadcast_to(ctx.in_shape)
+
+
+class Max(Function):
+    """Ties share the gradient equally, so the rule is symmetric in the tied entries."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        kept = x.max(axis=axis, keepdims=True)
+        ctx.save_for_backward(x)
+        ctx.kept, ctx.axis = kept, axis
+        return kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape) if i not in axis])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        mask = x.data == ctx.kept
+        share = mask / mask.sum(axis=ctx.axis, keepdims=True)
+        return grad.reshape(ctx.kept.shape) * share.astype(x.dtype)
+
+
+# ---- shape --------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape)
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.T if ctx.axes is None else grad.transpose(*np.argsort(ctx.axes))
+
+
+class BroadcastTo(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.in_shape)
+
+
+# ---- indexing -------------------------------------------------------------------------
+
+
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, slice | int | np.integer) or i is None or i is Ellipsis for i in items)
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.in_shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return IndexAdd.apply(grad, index=ctx.index, shape=ctx.in_shape)
+
+
+class IndexAdd(Function):
+    """Scatter ``grad`` into zeros of ``shape``; repeated integer indices accumulate."""
+
+    @staticmethod
+    def forward(ctx, grad, index, shape):
+        ctx.index = index
+        out = np.zeros(shape, dtype=grad.dtype)
+        if _is_basic(index):
+            out[index] = grad
+        else:
+            np.add.at(out, index, grad)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.index]
