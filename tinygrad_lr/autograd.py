@@ -126,11 +126,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
-        tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
         ctx = cls.__new__(cls)
-        record = _GradMode.enabled and any(t.requires_grad for t in tensors)
-        if record:
-            ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        record = False
+        if _GradMode.enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    record = True
+                    ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
+                    break
         try:
             data = cls.forward(ctx, *[t.data for t in tensors], **options)
         except (ValueError, IndexError) as e:
@@ -145,10 +149,17 @@ class Function:
             saved = getattr(ctx, "_saved", ())
             if any(s is scalar for s in saved):  # keep "saved the output" recognisable
                 ctx._saved = tuple(data if s is scalar else s for s in saved)
+        out = _new_tensor(Tensor)
+        out.data, out.grad, out.name = data, None, None
         if record:
             ctx.parents = tensors
-            return Tensor._make(data, ctx)
-        return Tensor._make(data, None)
+            out.requires_grad, out._ctx = True, ctx
+        else:
+            out.requires_grad, out._ctx = False, None
+        return out
+
+
+_new_tensor = object.__new__
 
 
 def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
@@ -162,7 +173,8 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1
     )
-    return grad.sum(axis=axes).reshape(shape)
+    summed = ops.Sum.apply(grad, axis=axes, keepdims=False)
+    return summed if summed.data.shape == shape else summed.reshape(shape)
 
 
 def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -242,7 +254,8 @@ def _backprop(
             for i, (p, pg) in enumerate(zip(ctx.parents, in_grads)):
                 if pg is None or not p.requires_grad:
                     continue
-                pg = _as_gradient(pg, p, ctx.op_name(), i)
+                if type(pg) is not Tensor or pg.data.shape != p.data.shape or pg.data.dtype != p.data.dtype:
+                    pg = _as_gradient(pg, p, ctx.op_name(), i)
                 prev = grads.get(id(p))
                 grads[id(p)] = pg if prev is None else prev + pg
 
@@ -254,7 +267,7 @@ def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
                 f"{what}: output of shape {output.shape} is not a scalar; "
                 "pass a gradient of the same shape"
             )
-        return Tensor(np.ones_like(output.data))
+        return Tensor._make(np.ones_like(output.data), None)
     g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")
@@ -323,5 +336,6 @@ def grad(
     return result
 
 
-# Imported last: tensor.py builds on the names above.
+# Imported last: tensor.py and ops.py build on the names above.
+from . import ops  # noqa: E402
 from .tensor import Tensor  # noqa: E402

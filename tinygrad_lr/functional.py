@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from .autograd import Function, is_grad_enabled
 from .tensor import Tensor
@@ -44,13 +45,16 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-class Softplus(Function):
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): finite for any finite x."""
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) as log(exp(0) + exp(x)), which NumPy evaluates without overflow."""
+    return np.logaddexp(0, x)
 
+
+class Softplus(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        return _softplus(x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -62,8 +66,26 @@ def softplus(x: Tensor) -> Tensor:
     return Softplus.apply(_tensor(x))
 
 
+class BinaryCrossEntropyWithLogits(Function):
+    """Mean of softplus(z) - y·z, fused: one pass forward, d/dz = (σ(z) - y)/n."""
+
+    @staticmethod
+    def forward(ctx, z, y):
+        ctx.save_for_backward(z, y)
+        return (_softplus(z) - z * y).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, y = ctx.saved_tensors
+        need_z, need_y = ctx.needs_input_grad
+        if not is_grad_enabled() and not need_y:  # first order: the same formula in plain NumPy
+            return Tensor._make((expit(z.data) - y.data) * (grad.data / z.data.size), None), None
+        scale = grad / z.data.size
+        return ((z.sigmoid() - y) * scale if need_z else None), (-z * scale if need_y else None)
+
+
 def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
-    """Mean of -[y log σ(z) + (1-y) log(1-σ(z))] = softplus(z) - y·z, with no log(0)."""
+    """Mean of -[y log σ(z) + (1-y) log(1-σ(z))], computed from logits: no log(0), no overflow."""
     logits = _tensor(logits)
     y = targets if isinstance(targets, Tensor) else Tensor(np.asarray(targets), dtype=logits.dtype)
     if y.shape != logits.shape:
@@ -71,7 +93,9 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
             f"binary_cross_entropy_with_logits: targets of shape {y.shape} "
             f"do not match logits of shape {logits.shape}"
         )
-    return (softplus(logits) - logits * y).mean()
+    if logits.data.size == 0:
+        raise ValueError("binary_cross_entropy_with_logits: empty batch (0 samples)")
+    return BinaryCrossEntropyWithLogits.apply(logits, y)
 
 
 def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
@@ -96,10 +120,9 @@ class CrossEntropy(Function):
         shifted = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        rows = np.arange(len(labels))
         ctx.save_for_backward(logits)
-        ctx.labels, ctx.probs = labels, e / total
-        return np.log(total[:, 0]).mean() - shifted[rows, labels].mean()
+        ctx.labels, ctx.exp, ctx.total = labels, e, total
+        return np.log(total[:, 0]).mean() - shifted[np.arange(len(labels)), labels].mean()
 
     @staticmethod
     def backward(ctx, grad):
@@ -109,9 +132,9 @@ class CrossEntropy(Function):
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
             onehot[np.arange(n), labels] = 1
             return (softmax(logits, axis=1) - onehot) * (grad / n)
-        d = ctx.probs.copy()
-        d[np.arange(n), labels] -= 1
-        d *= grad.data / n
+        scale = grad.data / n  # first order: (softmax - onehot)/n from forward's exp, in one pass
+        d = ctx.exp * (scale / ctx.total)
+        d[np.arange(n), labels] -= scale
         return Tensor._make(d, None)
 
 

@@ -9,8 +9,9 @@ Inputs whose gradient is not needed (``ctx.needs_input_grad``) get ``None``.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
-from .autograd import Function, unbroadcast
+from .autograd import Function
 
 # ---- elementwise binary -------------------------------------------------------
 
@@ -129,10 +130,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        # exp(-|x|) never overflows: 1/(1+e) for x >= 0 and e/(1+e) for x < 0.
-        e = np.exp(-np.abs(x))
-        s = 1 / (1 + e)
-        out = np.where(x >= 0, s, e * s)
+        out = expit(x)  # one stable ufunc: never computes exp of a large positive number
         ctx.save_for_backward(out)
         return out
 
@@ -190,6 +188,8 @@ class MatMul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: no reshapes
+            return (grad.reshape(-1, 1) * b if need_a else None), (a.T @ grad if need_b else None)
         # Treat vectors as a row (a) or a column (b), then drop that axis again.
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
         b2 = b if b.ndim > 1 else b.reshape(-1, 1)
@@ -219,12 +219,25 @@ def _kept_shape(shape, axes):
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        ctx.in_shape, ctx.axis = x.shape, axis
+        ctx.in_shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
         return x.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(_kept_shape(ctx.in_shape, ctx.axis)).broadcast_to(ctx.in_shape)
+        return Expand.apply(grad, axis=ctx.axis, keepdims=ctx.keepdims, shape=ctx.in_shape)
+
+
+class Expand(Function):
+    """The adjoint of Sum: copy ``x`` along ``axis`` up to ``shape`` (a read-only view)."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims, shape):
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return np.broadcast_to(x if keepdims else x.reshape(_kept_shape(shape, axis)), shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.sum(axis=ctx.axis, keepdims=ctx.keepdims)
 
 
 class Max(Function):
@@ -268,17 +281,6 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.T if ctx.axes is None else grad.transpose(*np.argsort(ctx.axes))
-
-
-class BroadcastTo(Function):
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
-        return np.broadcast_to(x, shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return unbroadcast(grad, ctx.in_shape)
 
 
 # ---- indexing -------------------------------------------------------------------------

@@ -319,7 +319,14 @@ class Tensor:
         return self if self.data.ndim < 2 else ops.Transpose.apply(self, axes=None)
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return ops.BroadcastTo.apply(self, shape=tuple(shape))
+        """NumPy's broadcasting, as a reshape to the full rank then an expand of the size-1 axes."""
+        shape = tuple(int(n) for n in shape)
+        extra = len(shape) - self.data.ndim
+        padded = (1,) * extra + self.data.shape
+        if extra < 0 or any(m != 1 and m != n for m, n in zip(padded, shape)):
+            raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}")
+        axes = tuple(i for i, (m, n) in enumerate(zip(padded, shape)) if m != n)
+        return ops.Expand.apply(self.reshape(padded), axis=axes, keepdims=True, shape=shape)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItem.apply(self, index=_index(index))
