@@ -1,0 +1,241 @@
+"""First-order optimizers: they update each parameter's ``data`` in place, outside the graph.
+
+An optimizer's whole state (hyper-parameters, step count, per-parameter buffers)
+is a plain dict of numbers and arrays (``state_dict``), so a checkpoint can store
+it in an ``.npz`` and training can resume bit for bit (``load_state_dict``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .autograd import no_grad
+from .tensor import Tensor
+
+
+def _check_number(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
+    """A finite real in [low, high) (or (low, high) with ``low_open``), else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    if not math.isfinite(value) or too_low or value >= high:
+        bound = f"{'>' if low_open else '>='} {low:g}" + ("" if high == math.inf else f" and < {high:g}")
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Holds the parameters and, per parameter, named buffers (e.g. Adam's ``m`` and ``v``).
+
+    Subclasses set ``buffer_names`` and define ``_update(i, p, g)`` on arrays;
+    ``step()`` calls it for every parameter that has a gradient.
+    """
+
+    buffer_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params = self._check_params(params)
+        self.lr = _check_number(f"{type(self).__name__}: lr", lr, 0.0, low_open=True)
+        self.steps = 0
+        self.buffers: dict[str, list[np.ndarray | None]] = {k: [None] * len(self.params) for k in self.buffer_names}
+        self._scratch: list[np.ndarray | None] = [None] * len(self.params)
+
+    def _check_params(self, params: Iterable[Tensor]) -> list[Tensor]:
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            params = [params]
+        params = list(params)
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if not p.requires_grad or not p.is_leaf:
+                raise ValueError(f"{name}: parameter {i} of shape {p.shape} is not a leaf tensor that requires grad")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{name}: the same parameter appears more than once")
+        return params
+
+    def hyper(self) -> dict[str, Any]:
+        """Constructor arguments besides ``params``: enough to rebuild this optimizer."""
+        return {"lr": self.lr}
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """One update of every parameter with a gradient; parameters without one are skipped."""
+        with no_grad():
+            for i, p in enumerate(self.params):
+                if p.grad is not None:
+                    self._update(i, p.data, p.grad.data)
+        self.steps += 1
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _update(i, p, g)")
+
+    def _buffer(self, name: str, i: int, like: np.ndarray) -> np.ndarray:
+        """The buffer ``name`` of parameter ``i``, created as zeros on first use."""
+        buf = self.buffers[name][i]
+        if buf is None:
+            buf = self.buffers[name][i] = np.zeros_like(like)
+        return buf
+
+    def _scratch_for(self, i: int, like: np.ndarray) -> np.ndarray:
+        """A reusable work array, so updates allocate nothing after the first step."""
+        s = self._scratch[i]
+        if s is None or s.shape != like.shape or s.dtype != like.dtype:
+            s = self._scratch[i] = np.empty_like(like)
+        return s
+
+    # ---- checkpointing -------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Plain numbers and copies of the buffers (None where a parameter never had a gradient)."""
+        return {
+            "type": type(self).__name__,
+            "hyper": self.hyper(),
+            "steps": self.steps,
+            "buffers": {k: [None if b is None else b.copy() for b in bufs] for k, bufs in self.buffers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict`` (checked against these parameters) exactly."""
+        name = type(self).__name__
+        if state.get("type") != name:
+            raise ValueError(f"{name}.load_state_dict: the state is of a {state.get('type')!r} optimizer")
+        fresh = type(self)(self.params, **state["hyper"])  # validates the hyper-parameters
+        buffers = state.get("buffers", {})
+        if sorted(buffers) != sorted(self.buffer_names):
+            raise ValueError(
+                f"{name}.load_state_dict: expected buffers {sorted(self.buffer_names)}, got {sorted(buffers)}"
+            )
+        restored: dict[str, list[np.ndarray | None]] = {}
+        for key, bufs in buffers.items():
+            if len(bufs) != len(self.params):
+                raise ValueError(
+                    f"{name}.load_state_dict: buffer {key!r} has {len(bufs)} entries for {len(self.params)} parameters"
+                )
+            restored[key] = []
+            for i, (b, p) in enumerate(zip(bufs, self.params)):
+                if b is not None and np.shape(b) != p.shape:
+                    raise ValueError(
+                        f"{name}.load_state_dict: buffer {key!r}[{i}] has shape {np.shape(b)}, "
+                        f"parameter {i} has shape {p.shape}"
+                    )
+                restored[key].append(None if b is None else np.array(b, dtype=p.dtype))
+        for key in self.hyper():
+            setattr(self, key, getattr(fresh, key))
+        self.steps = int(state["steps"])
+        self.buffers = restored
+
+
+class SGD(Optimizer):
+    """p ← p − lr·d, with d = g + wd·p, or the momentum buffer v ← μ·v + d (PyTorch's convention).
+
+    Nesterov uses d + μ·v instead of v.
+    """
+
+    buffer_names = ("momentum",)
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = _check_number("SGD: momentum", momentum, 0.0, 1.0)
+        self.weight_decay = _check_number("SGD: weight_decay", weight_decay, 0.0)
+        if nesterov and not self.momentum:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0, got momentum=0")
+        self.nesterov = bool(nesterov)
+
+    def hyper(self) -> dict[str, Any]:
+        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        d = self._scratch_for(i, p)
+        if self.weight_decay:
+            np.multiply(p, self.weight_decay, out=d)
+            d += g
+        else:
+            np.copyto(d, g)
+        if self.momentum:
+            v = self._buffer("momentum", i, p)
+            v *= self.momentum
+            v += d
+            if self.nesterov:
+                d += self.momentum * v
+            else:
+                np.copyto(d, v)
+        d *= self.lr
+        p -= d
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` adds wd·p to the gradient (L2, not AdamW)."""
+
+    buffer_names = ("m", "v")
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _check_number("Adam: betas[0]", betas[0], 0.0, 1.0),
+            _check_number("Adam: betas[1]", betas[1], 0.0, 1.0),
+        )
+        self.eps = _check_number("Adam: eps", eps, 0.0)
+        self.weight_decay = _check_number("Adam: weight_decay", weight_decay, 0.0)
+
+    def hyper(self) -> dict[str, Any]:
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        beta1, beta2 = self.betas
+        t = self.steps + 1  # this step's number, for the bias corrections
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        m, v, s = self._buffer("m", i, p), self._buffer("v", i, p), self._scratch_for(i, p)
+        m *= beta1
+        np.multiply(g, 1 - beta1, out=s)
+        m += s
+        v *= beta2
+        np.multiply(g, g, out=s)
+        s *= 1 - beta2
+        v += s
+        # p -= lr/(1-β1^t) · m / (sqrt(v/(1-β2^t)) + eps)
+        np.sqrt(v, out=s)
+        s *= 1 / math.sqrt(1 - beta2**t)
+        s += self.eps
+        np.divide(m, s, out=s)
+        s *= self.lr / (1 - beta1**t)
+        p -= s
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
+
+
+def from_state_dict(params: Iterable[Tensor], state: dict[str, Any]) -> Optimizer:
+    """Rebuild the optimizer a ``state_dict`` came from, over ``params`` (resuming from a checkpoint)."""
+    kind = state.get("type")
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"from_state_dict: unknown optimizer type {kind!r}; known: {sorted(OPTIMIZERS)}")
+    opt = OPTIMIZERS[kind](params, **state["hyper"])
+    opt.load_state_dict(state)
+    return opt

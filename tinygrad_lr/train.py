@@ -1,0 +1,199 @@
+"""``fit``: minibatch training with seeded shuffling, validation, early stopping and callbacks.
+
+Everything the user passes is checked before the first step, so a bad label or a
+NaN in ``X`` fails at once with the offending value, not halfway through an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import functional as F
+from .autograd import no_grad
+from .data import batches
+from .models import Model
+from .optim import Adam, Optimizer
+
+Callback = Callable[[int, "History", Model], Any]
+
+_CHECK_ROWS = 1024  # rows per chunk when scanning X for NaN/inf (flat memory on memmaps)
+
+
+@dataclass
+class History:
+    """Per-epoch figures of one ``fit``.
+
+    ``loss``/``accuracy`` are means over the epoch's minibatches, measured as they
+    were trained on (no extra pass over the data); ``loss`` is the minimised
+    objective (data loss + the L2 penalty). ``val_loss``/``val_accuracy`` are
+    measured on the validation set after each epoch (empty without one).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    epochs: int = 0
+    stopped_early: bool = False
+
+
+def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
+    pred = logits > 0 if logits.ndim == 1 else logits.argmax(axis=1)
+    return int(np.count_nonzero(pred == y))
+
+
+def _objective(model: Model, logits: Any, y: np.ndarray, l2: float) -> Any:
+    loss = model.data_loss(logits, y)
+    return loss + 0.5 * l2 * F.l2(model.weights()) if l2 else loss
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"fit: {name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
+    """A 2-D real array with the model's feature count and no NaN/inf (not copied)."""
+    if not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"fit: {what} must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"fit: {what} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if len(X) == 0:
+        raise ValueError(f"fit: {what} is empty (shape {X.shape})")
+    if X.shape[1] != model.n_features:
+        raise ValueError(f"fit: {what} has {X.shape[1]} features, the model expects {model.n_features}")
+    if X.dtype.kind == "f":
+        for start in range(0, len(X), _CHECK_ROWS):
+            bad = ~np.isfinite(X[start : start + _CHECK_ROWS])
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
+                raise ValueError(f"fit: {what} contains {X[start + row, col]} at row {start + row}, column {col}")
+    return X
+
+
+def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
+    """Integer labels in [0, n_classes), one per row."""
+    y = np.asarray(y)
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iu":
+        example = f" (e.g. {y.flat[0]!r})" if y.size else ""
+        raise TypeError(f"fit: {what} must be integer class labels, got dtype {y.dtype}{example}; use y.astype(int)")
+    if y.shape != (n,):
+        raise ValueError(f"fit: {what} must have shape ({n},), one label per row of X, got shape {y.shape}")
+    bad = np.flatnonzero((y < 0) | (y >= n_classes))
+    if bad.size:
+        raise ValueError(f"fit: {what} must be in [0, {n_classes}), got {y[bad[0]]} at index {bad[0]}")
+    return y
+
+
+def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float, dtype: np.dtype) -> tuple[float, float]:
+    """Objective and accuracy on a whole set, in chunks (flat memory for large sets)."""
+    total = correct = 0.0
+    with no_grad():
+        for xb, yb in batches(X, y, 8192, shuffle=False):
+            logits = model(xb.astype(dtype, copy=False))
+            total += model.data_loss(logits, yb).item() * len(yb)
+            correct += _n_correct(logits.data, yb)
+        penalty = 0.5 * l2 * F.l2(model.weights()).item() if l2 else 0.0
+    return total / len(y) + penalty, correct / len(y)
+
+
+def fit(
+    model: Model,
+    X: Any,
+    y: Any,
+    optimizer: Optimizer | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    validation: tuple[Any, Any] | None = None,
+    seed: int | np.random.Generator | None = 0,
+    l2: float = 0.0,
+    progress: bool | None = None,
+    tol: float | None = None,
+    patience: int = 5,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``model`` on ``(X, y)`` with minibatches; returns the :class:`History`.
+
+    - ``optimizer`` defaults to ``Adam(model.parameters())``; it must hold this model's parameters.
+    - ``seed`` seeds the shuffling; pass a ``np.random.Generator`` to draw from it instead
+      (to resume bit-identically, save its state with the checkpoint and pass it back).
+    - ``l2`` adds ``l2/2·||W||²`` (biases unpenalised) to the minibatch loss.
+    - ``progress``: a tqdm bar over epochs; ``None`` shows it only when stderr is a terminal.
+    - ``tol``: stop once the monitored loss (``val_loss`` with a validation set, else ``loss``)
+      has not improved by more than ``tol`` for ``patience`` epochs in a row.
+    - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
+
+    ``X`` is never copied (a ``np.memmap`` works); each batch is cast to the model's dtype.
+    """
+    n_classes = getattr(model, "n_classes", 2)
+    X = _check_X(X, model, "X")
+    y = _check_y(y, len(X), n_classes, "y")
+    if validation is not None:
+        if not isinstance(validation, tuple | list) or len(validation) != 2:
+            raise ValueError("fit: validation must be a pair (X_val, y_val)")
+        X_val = _check_X(validation[0], model, "validation X")
+        y_val = _check_y(validation[1], len(X_val), n_classes, "validation y")
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    patience = _check_int("patience", patience, 1)
+    if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"fit: l2 must be a finite number >= 0, got {l2!r}")
+    if tol is not None and not (isinstance(tol, int | float) and tol >= 0):
+        raise ValueError(f"fit: tol must be None or a number >= 0, got {tol!r}")
+    params = model.parameters()
+    optimizer = Adam(params) if optimizer is None else optimizer
+    if {id(p) for p in optimizer.params} != {id(p) for p in params}:
+        raise ValueError("fit: the optimizer does not hold this model's parameters (build it from model.parameters())")
+    dtype = params[0].dtype
+    rng = np.random.default_rng(seed)
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+
+    history = History()
+    best, stale = math.inf, 0
+    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not show)
+    for epoch in bar:
+        total = correct = 0.0
+        for xb, yb in batches(X, y, batch_size, seed=rng):
+            logits = model(xb if xb.dtype == dtype else xb.astype(dtype))
+            loss = _objective(model, logits, yb, l2)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"fit: the loss became {value} in epoch {epoch}; try a smaller learning rate (lr={optimizer.lr})"
+                )
+            total += value * len(yb)
+            correct += _n_correct(logits.data, yb)
+        history.loss.append(total / len(y))
+        history.accuracy.append(correct / len(y))
+        if validation is not None:
+            val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2, dtype)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(val_accuracy)
+        history.epochs = epoch + 1
+        bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in vars(history).items() if isinstance(v, list) and v})
+        for callback in callbacks:
+            callback(epoch, history, model)
+        if tol is not None:
+            monitored = (history.val_loss or history.loss)[-1]
+            stale = 0 if monitored < best - tol else stale + 1
+            best = min(best, monitored)
+            if stale >= patience:
+                history.stopped_early = True
+                break
+    bar.close()
+    return history
