@@ -112,7 +112,15 @@ def test_max_routes_gradient_and_splits_ties():
 
 @pytest.mark.parametrize(
     "sa, sb",
-    [((3,), (3,)), ((3,), (3, 2)), ((4, 3), (3,)), ((4, 3), (3, 2)), ((2, 4, 3), (3, 5)), ((2, 4, 3), (2, 3, 5)), ((3,), (2, 3, 5))],
+    [
+        ((3,), (3,)),
+        ((3,), (3, 2)),
+        ((4, 3), (3,)),
+        ((4, 3), (3, 2)),
+        ((2, 4, 3), (3, 5)),
+        ((2, 4, 3), (2, 3, 5)),
+        ((3,), (2, 3, 5)),
+    ],
 )
 def test_matmul_all_ranks(sa, sb, rng):
     a_v, b_v = rng.standard_normal(sa), rng.standard_normal(sb)

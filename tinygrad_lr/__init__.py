@@ -1,7 +1,26 @@
 """tinygrad_lr: a small, fast, honest autograd framework on NumPy."""
 
-from .autograd import Function, GraphFreedError, enable_grad, grad, is_grad_enabled, no_grad  # noqa: I001  (first: tensor.py builds on it)
+from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
+    AnomalyError,
+    Function,
+    GraphFreedError,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+)
 from .tensor import Tensor
 
-__all__ = ["Function", "GraphFreedError", "Tensor", "enable_grad", "grad", "is_grad_enabled", "no_grad"]
+__all__ = [
+    "AnomalyError",
+    "Function",
+    "GraphFreedError",
+    "Tensor",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "is_grad_enabled",
+    "no_grad",
+]
 __version__ = "0.1.0"

@@ -14,6 +14,8 @@ first-order pass they run with recording off (cheap), and with
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class _GradMode:
-    """Whether new operations are recorded into the graph (a process-wide switch)."""
+    """Whether new operations are recorded, and whether they are checked for NaN/inf."""
 
     enabled = True
+    anomaly = False
+    backward_of: Function | None = None  # under detect_anomaly: the node whose backward is running
 
 
 class _set_grad_enabled:
@@ -68,6 +72,81 @@ class enable_grad(_set_grad_enabled):
 
 def is_grad_enabled() -> bool:
     return _GradMode.enabled
+
+
+class AnomalyError(FloatingPointError):
+    """A NaN or inf appeared in a forward value or a gradient under ``detect_anomaly``."""
+
+
+class detect_anomaly:
+    """Check every forward value and gradient for NaN/inf; name the op and where it was made.
+
+    Costs a full scan of every array, so it is for debugging, not training runs.
+    """
+
+    def __init__(self) -> None:
+        self.previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.previous.append(_GradMode.anomaly)
+        _GradMode.anomaly = True
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.anomaly = self.previous.pop()
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def _caller() -> str:
+    """The first frame outside this package: the user's line that made the op."""
+    package = os.path.dirname(__file__)
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == package:
+        frame = frame.f_back
+    return "unknown" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _bad_values(a: np.ndarray) -> str:
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return ""
+    n_nan = int(np.isnan(a).sum())
+    return f"{n_nan} NaN and {a.size - n_nan - int(np.isfinite(a).sum())} inf of {a.size} values"
+
+
+def _created_at(ctx: Function) -> str:
+    return getattr(ctx, "_created_at", "unknown (made outside detect_anomaly)")
+
+
+def _check_forward(ctx: Function, data: np.ndarray, tensors: list[Tensor]) -> None:
+    where = _caller()
+    ctx._created_at = where
+    bad = _bad_values(data)
+    node = _GradMode.backward_of
+    if bad and node is not None:
+        raise AnomalyError(
+            f"{node.op_name()} backward produced {bad} (in its {ctx.op_name()} step); "
+            f"the {node.op_name()} was created at {_created_at(node)}"
+        )
+    if bad:
+        sources = [f"input {i} ({_bad_values(t.data)})" for i, t in enumerate(tensors) if _bad_values(t.data)]
+        origin = "from non-finite " + ", ".join(sources) if sources else "from finite inputs"
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise AnomalyError(f"{ctx.op_name()} produced {bad} {origin} (input shapes {shapes}), at {where}")
+
+
+def _check_backward(ctx: Function, i: int, g: Tensor) -> None:
+    bad = _bad_values(g.data)
+    if bad:
+        raise AnomalyError(
+            f"{ctx.op_name()} backward produced {bad} in the gradient of input {i} "
+            f"(shape {ctx.parents[i].shape}); the {ctx.op_name()} was created at {_created_at(ctx)}"
+        )
 
 
 class GraphFreedError(RuntimeError):
@@ -149,6 +228,8 @@ class Function:
             saved = getattr(ctx, "_saved", ())
             if any(s is scalar for s in saved):  # keep "saved the output" recognisable
                 ctx._saved = tuple(data if s is scalar else s for s in saved)
+        if _GradMode.anomaly:
+            _check_forward(ctx, data, tensors)
         out = _new_tensor(Tensor)
         out.data, out.grad, out.name = data, None, None
         if record:
@@ -170,9 +251,7 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     extra = len(gshape) - len(shape)
     if extra < 0 or any(n != 1 and n != gshape[extra + i] for i, n in enumerate(shape)):
         raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1
-    )
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
     summed = ops.Sum.apply(grad, axis=axes, keepdims=False)
     return summed if summed.data.shape == shape else summed.reshape(shape)
 
@@ -202,8 +281,7 @@ def _as_gradient(g: Any, like: Tensor, op: str, index: int) -> Tensor:
         g = unbroadcast(g, like.data.shape)
     except ValueError:
         raise ValueError(
-            f"{op}: backward returned a gradient of shape {g.shape} "
-            f"for input {index} of shape {like.shape}"
+            f"{op}: backward returned a gradient of shape {g.shape} for input {index} of shape {like.shape}"
         ) from None
     if g.data.dtype != like.data.dtype:
         g = g.astype(like.data.dtype)
@@ -238,24 +316,27 @@ def _backprop(
                     t._accumulate_grad(g)
                 continue
             ctx._output = t
+            if _GradMode.anomaly:
+                _GradMode.backward_of = ctx
             try:
                 in_grads = type(ctx).backward(ctx, g)
             finally:
-                ctx._output = None
+                ctx._output = _GradMode.backward_of = None
             if not retain_graph:
                 ctx._saved = None
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(ctx.parents):
                 raise ValueError(
-                    f"{ctx.op_name()}: backward returned {len(in_grads)} gradients "
-                    f"for {len(ctx.parents)} inputs"
+                    f"{ctx.op_name()}: backward returned {len(in_grads)} gradients for {len(ctx.parents)} inputs"
                 )
             for i, (p, pg) in enumerate(zip(ctx.parents, in_grads)):
                 if pg is None or not p.requires_grad:
                     continue
                 if type(pg) is not Tensor or pg.data.shape != p.data.shape or pg.data.dtype != p.data.dtype:
                     pg = _as_gradient(pg, p, ctx.op_name(), i)
+                if _GradMode.anomaly:
+                    _check_backward(ctx, i, pg)
                 prev = grads.get(id(p))
                 grads[id(p)] = pg if prev is None else prev + pg
 
@@ -264,8 +345,7 @@ def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
     if gradient is None:
         if output.data.size != 1:
             raise ValueError(
-                f"{what}: output of shape {output.shape} is not a scalar; "
-                "pass a gradient of the same shape"
+                f"{what}: output of shape {output.shape} is not a scalar; pass a gradient of the same shape"
             )
         return Tensor._make(np.ones_like(output.data), None)
     g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)

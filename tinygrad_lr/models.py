@@ -143,7 +143,9 @@ ACTIVATIONS = {"tanh": Tensor.tanh, "relu": Tensor.relu, "sigmoid": Tensor.sigmo
 class MLP(SoftmaxRegression):
     """sizes = (n_features, hidden..., n_classes); hidden layers use ``activation``."""
 
-    def __init__(self, sizes: Sequence[int], activation: str = "tanh", seed: int | None = 0, dtype: Any = np.float64) -> None:
+    def __init__(
+        self, sizes: Sequence[int], activation: str = "tanh", seed: int | None = 0, dtype: Any = np.float64
+    ) -> None:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP: sizes must be at least (n_features, n_classes), all >= 1; got {sizes}")

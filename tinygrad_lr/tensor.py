@@ -79,7 +79,9 @@ class Tensor:
 
     # ---- factories -------------------------------------------------------
     @classmethod
-    def zeros(cls, *shape: int, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    def zeros(
+        cls, *shape: int, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None
+    ) -> Tensor:
         return cls(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad, name=name)
 
     @classmethod
@@ -132,8 +134,7 @@ class Tensor:
     def item(self) -> float:
         if self.data.size != 1:
             raise ValueError(
-                f"item(): tensor of shape {self.shape} has {self.data.size} elements; "
-                "item() needs exactly one"
+                f"item(): tensor of shape {self.shape} has {self.data.size} elements; item() needs exactly one"
             )
         return self.data.item()
 
