@@ -1,0 +1,250 @@
+"""Full-batch solvers for the convex models: Newton-CG on the framework's own
+Hessian-vector products, and L-BFGS from SciPy fed by the framework's gradient.
+
+Both minimise ``model.loss(X, y, l2=λ)`` (mean log-loss + ``λ/2·||W||²``, biases
+unpenalised; scikit-learn's ``C`` is ``λ = 1/(C·n)``) over the parameters that
+require grad (freeze a bias with ``b.requires_grad_(False)``), update them in
+place and stop when ``max|gradient| <= tol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .autograd import grad, no_grad
+from .models import LogisticRegression, Model, SoftmaxRegression
+from .tensor import Tensor
+
+HVP_METHODS = ("autograd", "closed_form")
+
+
+@dataclass
+class SolverResult:
+    """What a solver did: iterations, whether ``max|gradient| <= tol`` (or SciPy's own test) held, where it ended."""
+
+    n_iter: int
+    converged: bool
+    loss: float
+    grad_max: float
+    message: str
+
+
+# ---- parameters as one flat vector ---------------------------------------------------
+
+
+def _trainable(model: Model, solver: str) -> list[Tensor]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{solver}: {type(model).__name__} has no parameter that requires grad")
+    return params
+
+
+def _flatten(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([a.ravel() for a in arrays])
+
+
+def _split(flat: np.ndarray, params: list[Tensor]) -> list[np.ndarray]:
+    out, start = [], 0
+    for p in params:
+        out.append(flat[start : start + p.size].reshape(p.shape))
+        start += p.size
+    return out
+
+
+def _assign(params: list[Tensor], flat: np.ndarray) -> None:
+    for p, value in zip(params, _split(flat, params)):
+        p.data[...] = value
+
+
+def _check(X: Any, tol: float, max_iter: int, solver: str) -> Tensor:
+    if not tol > 0:
+        raise ValueError(f"{solver}: tol must be > 0, got {tol!r}")
+    if not (isinstance(max_iter, int | np.integer) and max_iter >= 1):
+        raise ValueError(f"{solver}: max_iter must be an integer >= 1, got {max_iter!r}")
+    return X if isinstance(X, Tensor) else Tensor(np.asarray(X))
+
+
+# ---- L-BFGS ------------------------------------------------------------------------------
+
+
+def value_and_grad(model: Model, X: Any, y: Any, l2: float = 0.0) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``f(flat) -> (loss, gradient)`` over the trainable parameters as one float64 vector.
+
+    Calling it writes ``flat`` into the parameters, so the model ends where it was last evaluated.
+    """
+    params = _trainable(model, "value_and_grad")
+    X = X if isinstance(X, Tensor) else Tensor(np.asarray(X))
+
+    def f(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        _assign(params, flat)
+        loss = model.loss(X, y, l2=l2)
+        grads = grad(loss, params)
+        return loss.item(), _flatten([g.data for g in grads]).astype(np.float64)
+
+    return f
+
+
+def lbfgs(model: Model, X: Any, y: Any, l2: float = 0.0, tol: float = 1e-4, max_iter: int = 100) -> SolverResult:
+    """SciPy's L-BFGS-B with scikit-learn's settings (gtol=tol, ftol=64·eps, maxls=50).
+
+    Same objective, same start and same settings as ``sklearn.linear_model.LogisticRegression``
+    give the same iterates, so results and iteration counts can be compared one to one.
+    """
+    X = _check(X, tol, max_iter, "lbfgs")
+    params = _trainable(model, "lbfgs")
+    f = value_and_grad(model, X, y, l2)
+    res = minimize(
+        f,
+        _flatten([p.data for p in params]).astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
+    )
+    _assign(params, res.x)
+    return SolverResult(int(res.nit), bool(res.success), float(res.fun), float(np.abs(res.jac).max()), str(res.message))
+
+
+# ---- Hessian-vector products ------------------------------------------------------------
+
+
+def autograd_hvp(loss: Tensor, params: list[Tensor]) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The gradient of ``loss`` and ``v -> H v``, both by the framework (double backward).
+
+    The gradient is taken once with ``create_graph=True``; each product is one more
+    backward pass through that gradient's graph: ``H v = d(g·v)/dθ``.
+    """
+    grads = grad(loss, params, create_graph=True)
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        seeds = [Tensor(part) for part in _split(v, params)]
+        return _flatten([h.data for h in grad(grads, params, grad_outputs=seeds, retain_graph=True)])
+
+    return _flatten([g.data for g in grads]), hvp
+
+
+def closed_form_hvp(model: Model, X: Tensor, params: list[Tensor], l2: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``v -> H v`` of the penalised GLM loss, written out by hand (the fast path).
+
+    Binary: H = Xᵀ diag(σ(1-σ)) X / n. Softmax, direction U = X V + v_b on the logits:
+    the curvature acts as ``P ⊙ U - P ⊙ rowsum(P ⊙ U)``. The framework's ``autograd_hvp``
+    computes the same products; the tests hold the two together.
+    """
+    if type(model) not in (LogisticRegression, SoftmaxRegression):
+        raise TypeError(f"closed_form_hvp: only LogisticRegression and SoftmaxRegression, not {type(model).__name__}")
+    x, n = X.data, X.shape[0]
+    weight = model.w if isinstance(model, LogisticRegression) else model.W
+    with no_grad():
+        p = model.proba(model(X)).data
+    curvature = p * (1 - p) / n if isinstance(model, LogisticRegression) else None
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        parts = dict(zip((id(q) for q in params), _split(v, params)))
+        v_w = parts.get(id(weight), np.zeros_like(weight.data))
+        u = x @ v_w + parts.get(id(model.b), 0.0)
+        if curvature is not None:
+            hu = curvature * u
+        else:
+            pu = p * u
+            hu = (pu - p * pu.sum(axis=1, keepdims=True)) / n
+        out = {id(weight): x.T @ hu + l2 * v_w, id(model.b): hu.sum(axis=0)}
+        return _flatten([out[id(q)] for q in params])
+
+    return hvp
+
+
+# ---- Newton-CG ---------------------------------------------------------------------------
+
+
+def _conjugate_gradient(
+    hvp: Callable[[np.ndarray], np.ndarray], g: np.ndarray, floor: float, max_steps: int
+) -> tuple[np.ndarray, int]:
+    """Approximately solve H p = -g (truncated CG).
+
+    Stops at relative residual min(0.5, sqrt(||g||)) (superlinear outer convergence),
+    but not below ``floor``: the residual H p + g is the next gradient to first order,
+    so solving past the tolerance buys nothing. Stops too at non-positive curvature,
+    keeping the last descent direction found.
+    """
+    g_norm = np.linalg.norm(g)
+    target = max(min(0.5, np.sqrt(g_norm)) * g_norm, floor)
+    p = np.zeros_like(g)
+    r = g.copy()  # residual H p + g
+    d = -r
+    rr = r @ r
+    for step in range(1, max_steps + 1):
+        hd = hvp(d)
+        curvature = d @ hd
+        if curvature <= 0:
+            return (-g if step == 1 else p), step
+        alpha = rr / curvature
+        p += alpha * d
+        r += alpha * hd
+        rr_new = r @ r
+        if np.sqrt(rr_new) <= target:
+            return p, step
+        d = -r + (rr_new / rr) * d
+        rr = rr_new
+    return p, max_steps
+
+
+def newton_cg(
+    model: Model,
+    X: Any,
+    y: Any,
+    l2: float = 0.0,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    hvp: str = "autograd",
+) -> SolverResult:
+    """Truncated Newton: CG on the Newton system with Hessian-vector products, then a backtracking line search.
+
+    ``hvp="autograd"`` (default) takes every product from the framework's double
+    backward; ``hvp="closed_form"`` uses the hand-written GLM formula (LogisticRegression
+    and SoftmaxRegression only). The line search accepts the Armijo decrease, or, once the
+    loss changes by no more than rounding, any step that shrinks the gradient.
+    """
+    X = _check(X, tol, max_iter, "newton_cg")
+    if hvp not in HVP_METHODS:
+        raise ValueError(f"newton_cg: hvp must be one of {HVP_METHODS}, got {hvp!r}")
+    params = _trainable(model, "newton_cg")
+
+    def evaluate() -> tuple[float, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        loss = model.loss(X, y, l2=l2)
+        if hvp == "autograd":
+            g, product = autograd_hvp(loss, params)
+        else:
+            g = _flatten([gi.data for gi in grad(loss, params)])
+            product = closed_form_hvp(model, X, params, l2)
+        return loss.item(), g, product
+
+    theta = _flatten([p.data for p in params]).astype(np.float64)
+    f, g, product = evaluate()
+    n_iter, message = 0, "maximum number of iterations reached"
+    while True:
+        g_max = float(np.abs(g).max())
+        if g_max <= tol:
+            return SolverResult(n_iter, True, f, g_max, "max|gradient| <= tol")
+        if n_iter == max_iter:
+            break
+        n_iter += 1
+        step, _ = _conjugate_gradient(product, g, floor=0.5 * tol, max_steps=max(2 * theta.size, 20))
+        slope = g @ step
+        for _ in range(40):
+            _assign(params, theta + step)
+            f_new, g_new, product_new = evaluate()
+            rounding = 64 * np.finfo(float).eps * max(abs(f), 1.0)
+            if f_new <= f + 1e-4 * slope or (f_new - f <= rounding and np.abs(g_new).max() < g_max):
+                break
+            step *= 0.5
+        else:
+            _assign(params, theta)
+            message = "line search found no decrease (the loss is flat to rounding error)"
+            break
+        theta += step
+        f, g, product = f_new, g_new, product_new
+    return SolverResult(n_iter, False, f, float(np.abs(g).max()), message)
