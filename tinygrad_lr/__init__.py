@@ -11,6 +11,7 @@ from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
     no_grad,
 )
 from .tensor import Tensor
+from .graph import draw  # noqa: E402  (after Tensor: graph.py draws tensors)
 
 __all__ = [
     "AnomalyError",
@@ -18,6 +19,7 @@ __all__ = [
     "GraphFreedError",
     "Tensor",
     "detect_anomaly",
+    "draw",
     "enable_grad",
     "grad",
     "is_grad_enabled",
