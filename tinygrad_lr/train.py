@@ -162,38 +162,39 @@ def fit(
 
     history = History()
     best, stale = math.inf, 0
-    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not show)
-    for epoch in bar:
-        total = correct = 0.0
-        for xb, yb in batches(X, y, batch_size, seed=rng):
-            logits = model(xb if xb.dtype == dtype else xb.astype(dtype))
-            loss = _objective(model, logits, yb, l2)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            value = loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"fit: the loss became {value} in epoch {epoch}; try a smaller learning rate (lr={optimizer.lr})"
-                )
-            total += value * len(yb)
-            correct += _n_correct(logits.data, yb)
-        history.loss.append(total / len(y))
-        history.accuracy.append(correct / len(y))
-        if validation is not None:
-            val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2, dtype)
-            history.val_loss.append(val_loss)
-            history.val_accuracy.append(val_accuracy)
-        history.epochs = epoch + 1
-        bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in vars(history).items() if isinstance(v, list) and v})
-        for callback in callbacks:
-            callback(epoch, history, model)
-        if tol is not None:
-            monitored = (history.val_loss or history.loss)[-1]
-            stale = 0 if monitored < best - tol else stale + 1
-            best = min(best, monitored)
-            if stale >= patience:
-                history.stopped_early = True
-                break
-    bar.close()
+    with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
+        for epoch in range(epochs):
+            total = correct = 0.0
+            for xb, yb in batches(X, y, batch_size, seed=rng):
+                logits = model(xb if xb.dtype == dtype else xb.astype(dtype))
+                loss = _objective(model, logits, yb, l2)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"fit: the loss became {value} in epoch {epoch + 1} of {epochs}; "
+                        f"try a smaller learning rate (lr={optimizer.lr})"
+                    )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += value * len(yb)
+                correct += _n_correct(logits.data, yb)
+            history.loss.append(total / len(y))
+            history.accuracy.append(correct / len(y))
+            if validation is not None:
+                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2, dtype)
+                history.val_loss.append(val_loss)
+                history.val_accuracy.append(val_accuracy)
+            history.epochs = epoch + 1
+            bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in vars(history).items() if isinstance(v, list) and v})
+            bar.update()
+            for callback in callbacks:
+                callback(epoch, history, model)
+            if tol is not None:
+                monitored = (history.val_loss or history.loss)[-1]
+                stale = 0 if monitored < best - tol else stale + 1
+                best = min(best, monitored)
+                if stale >= patience:
+                    history.stopped_early = True
+                    break
     return history

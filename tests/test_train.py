@@ -1,0 +1,246 @@
+"""fit(): the seeds' experiments end to end, History, seeding, early stopping, callbacks, and bad input."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from conftest import MNIST_DIR
+
+from tinygrad_lr import data, models, optim
+from tinygrad_lr.train import History, fit
+
+
+def params_of(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def toy(n=120, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = (X @ np.arange(1.0, d + 1) > 0).astype(np.int64)
+    return X, y
+
+
+# ---- the seeds' experiments --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("test_size", [0.2, 0.4])
+@pytest.mark.parametrize("lr", [0.01, 0.1, 0.9, 10])
+def test_iris_binary_logistic_regression_any_learning_rate(lr, test_size):
+    X, y = data.load_iris(binary=True)
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=test_size, random_state=0, stratify=y)
+    model = models.LogisticRegression(4)
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")  # any RuntimeWarning fails the test
+        history = fit(model, X_train, y_train, optimizer=optim.SGD(model.parameters(), lr=lr), epochs=100,
+                      batch_size=len(X_train), validation=(X_test, y_test))  # fmt: skip
+    assert np.isfinite(history.loss).all() and np.isfinite(history.val_loss).all()
+    assert all(np.isfinite(p).all() for p in params_of(model))
+    assert history.loss[-1] < history.loss[0]
+    assert history.val_accuracy[-1] == 1.0  # setosa vs versicolor is linearly separable
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="MNIST files not in ../shared/data/mnist")
+def test_softmax_regression_on_real_mnist_reaches_90_percent():
+    X_train, y_train, X_test, y_test = data.load_mnist(MNIST_DIR)  # 8 000 / 2 000 of the t10k set
+    model = models.SoftmaxRegression(784, 10, dtype=np.float32)
+    history = fit(model, X_train, y_train, optimizer=optim.Adam(model.parameters(), lr=0.01), epochs=10,
+                  batch_size=128, validation=(X_test, y_test), seed=0)  # fmt: skip
+    accuracy = float(np.mean(model.predict(X_test) == y_test))
+    assert accuracy >= 0.90
+    assert history.val_accuracy[-1] == pytest.approx(accuracy)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+
+
+def test_tanh_mlp_beats_the_linear_model_on_noisy_2d_data():
+    X, y = data.make_classification(
+        n_samples=1000, n_features=2, n_informative=2, n_redundant=0, flip_y=0.2, random_state=3
+    )
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=0.3, random_state=0)
+    accuracy = {}
+    for name, model in {"linear": models.LogisticRegression(2), "mlp": models.MLP([2, 10, 2], "tanh")}.items():
+        fit(model, X_train, y_train, optimizer=optim.Adam(model.parameters(), lr=0.05), epochs=60, batch_size=32)
+        accuracy[name] = np.mean(model.predict(X_test) == y_test)
+    assert accuracy["mlp"] > accuracy["linear"] + 0.02, accuracy
+
+
+# ---- History, seeding, options -------------------------------------------------------------------
+
+
+def test_history_has_one_entry_per_epoch():
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    h = fit(model, X[:90], y[:90], optimizer=optim.SGD(model.parameters(), lr=0.5), epochs=7, batch_size=16,
+            validation=(X[90:], y[90:]))  # fmt: skip
+    assert isinstance(h, History) and h.epochs == 7 and not h.stopped_early
+    assert len(h.loss) == len(h.accuracy) == len(h.val_loss) == len(h.val_accuracy) == 7
+    assert all(0 <= a <= 1 for a in h.accuracy + h.val_accuracy)
+    assert h.loss[-1] < h.loss[0] and h.val_accuracy[-1] >= 0.9
+    # val figures are those of the final model
+    assert h.val_loss[-1] == pytest.approx(model.loss(X[90:], y[90:]).item(), rel=1e-12)
+    assert h.val_accuracy[-1] == np.mean(model.predict(X[90:]) == y[90:])
+
+
+def test_without_validation_the_val_lists_stay_empty():
+    X, y = toy()
+    h = fit(models.LogisticRegression(3), X, y, epochs=2)
+    assert h.val_loss == [] and h.val_accuracy == [] and len(h.loss) == 2
+
+
+def test_same_seed_same_parameters_other_seed_other_parameters():
+    X, y = toy()
+    runs = {}
+    for seed in (0, 0, 1):
+        model = models.MLP([3, 4, 2])
+        fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9), epochs=3, batch_size=10,
+            seed=seed)  # fmt: skip
+        runs.setdefault(seed, []).append(params_of(model))
+    for a, b in zip(*runs[0]):
+        np.testing.assert_array_equal(a, b)
+    assert not all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
+
+
+def test_default_optimizer_is_adam_and_trains():
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    before = params_of(model)
+    h = fit(model, X, y, epochs=3)
+    assert not np.array_equal(before[0], model.w.data) and h.loss[-1] < h.loss[0]
+
+
+def test_l2_shrinks_the_weights():
+    X, y = toy()
+    norms = {}
+    for l2 in (0.0, 0.5):
+        model = models.SoftmaxRegression(3, 2)
+        fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.5), epochs=20, batch_size=120, l2=l2)
+        norms[l2] = np.linalg.norm(model.W.data)
+    assert norms[0.5] < 0.5 * norms[0.0]
+
+
+def test_reported_loss_is_the_penalised_objective():
+    X, y = toy()
+    model = models.SoftmaxRegression(3, 2)
+    initial, unpenalised = model.loss(X, y, l2=0.3).item(), model.loss(X, y).item()
+    h = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=len(X), l2=0.3)
+    assert h.loss[0] == pytest.approx(initial, rel=1e-12)  # one full batch: the loss before its step
+    assert initial > unpenalised + 0.01  # the penalty is not negligible here
+
+
+def test_float64_data_trains_a_float32_model_without_copying_its_dtype():
+    X, y = toy()
+    model = models.SoftmaxRegression(3, 2, dtype=np.float32)
+    fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+
+
+def test_fit_trains_on_a_memmap(tmp_path):
+    X, y = toy(n=300)
+    np.save(tmp_path / "X.npy", X.astype(np.float32))
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    model = models.LogisticRegression(3, dtype=np.float32)
+    h = fit(model, X_map, y, optimizer=optim.SGD(model.parameters(), lr=0.5), epochs=5, batch_size=32)
+    assert h.accuracy[-1] > 0.9
+
+
+def test_early_stopping_on_tolerance():
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    h = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.01), epochs=50, tol=10.0, patience=3)
+    # no epoch improves by more than 10, so training stops after 1 + patience epochs
+    assert h.stopped_early and h.epochs == 4 and len(h.loss) == 4
+    h = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.01), epochs=6, tol=0.0, patience=3)
+    assert not h.stopped_early and h.epochs == 6  # still improving: never stops
+
+
+def test_callbacks_are_called_every_epoch_with_epoch_history_model():
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    calls = []
+    fit(model, X, y, epochs=4, callbacks=[lambda e, h, m: calls.append((e, len(h.loss), m))])
+    assert [(e, n) for e, n, _ in calls] == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert all(m is model for _, _, m in calls)
+
+
+def test_progress_bar_forced_on_and_off(capsys):
+    X, y = toy()
+    fit(models.LogisticRegression(3), X, y, epochs=2, progress=True)
+    assert "fit" in capsys.readouterr().err
+    fit(models.LogisticRegression(3), X, y, epochs=2, progress=False)
+    assert capsys.readouterr().err == ""
+    fit(models.LogisticRegression(3), X, y, epochs=2)  # stderr is not a terminal under pytest
+    assert capsys.readouterr().err == ""
+
+
+def test_a_diverging_loss_stops_with_a_clear_error():
+    X = np.array([[1e30], [-1e30]], dtype=np.float32)
+    model = models.MLP([1, 4, 2], activation="relu", dtype=np.float32)
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(FloatingPointError, match=r"became nan in epoch \d+ of 5; .*lr=1e\+30"),
+    ):
+        fit(model, X, np.array([0, 1]), optimizer=optim.SGD(model.parameters(), lr=1e30), epochs=5, batch_size=2)
+
+
+# ---- bad input is refused before any training ----------------------------------------------------
+
+X_OK, Y_OK = toy(n=20)
+
+
+def with_nan_in_last_row(value):
+    X = X_OK.copy()
+    X[-1, 2] = value
+    return X
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(X=with_nan_in_last_row(np.nan)), ValueError, "X contains nan at row 19, column 2"),
+        (dict(X=with_nan_in_last_row(np.inf)), ValueError, "X contains inf at row 19, column 2"),
+        (dict(X=with_nan_in_last_row(-np.inf)), ValueError, "X contains -inf at row 19, column 2"),
+        (dict(X=np.zeros((0, 3)), y=np.zeros(0, int)), ValueError, r"X is empty \(shape \(0, 3\)\)"),
+        (dict(X=X_OK[:, :2]), ValueError, "X has 2 features, the model expects 3"),
+        (dict(X=X_OK[0]), ValueError, r"X must be 2-D .*got shape \(3,\)"),
+        (dict(X=X_OK.astype(complex)), TypeError, "X must hold real numbers, got dtype complex128"),
+        (dict(X=np.full((20, 3), "a")), TypeError, "X must hold real numbers, got dtype <U1"),
+        (dict(y=Y_OK[:-1]), ValueError, r"y must have shape \(20,\), one label per row of X, got shape \(19,\)"),
+        (dict(y=np.r_[Y_OK[:-1], -1]), ValueError, r"y must be in \[0, 2\), got -1 at index 19"),
+        (dict(y=np.r_[Y_OK[:-1], 2]), ValueError, r"y must be in \[0, 2\), got 2 at index 19"),
+        (dict(y=Y_OK.astype(float)), TypeError, r"y must be integer class labels, got dtype float64 \(e.g. "),
+        (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
+        (dict(epochs=2.5), ValueError, "epochs must be an integer >= 1, got 2.5"),
+        (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
+        (dict(batch_size=-4), ValueError, "batch_size must be an integer >= 1, got -4"),
+        (dict(patience=0), ValueError, "patience must be an integer >= 1, got 0"),
+        (dict(l2=-1.0), ValueError, "l2 must be a finite number >= 0, got -1.0"),
+        (dict(tol=-0.1), ValueError, "tol must be None or a number >= 0, got -0.1"),
+        (dict(validation=(X_OK,)), ValueError, r"validation must be a pair \(X_val, y_val\)"),
+        (dict(validation=(with_nan_in_last_row(np.nan), Y_OK)), ValueError, "validation X contains nan at row 19"),
+        (dict(validation=(X_OK, np.full(20, 5))), ValueError, r"validation y must be in \[0, 2\), got 5 at index 0"),
+    ],
+)
+def test_bad_input_fails_before_training(kwargs, error, message):
+    model = models.LogisticRegression(3)
+    before = params_of(model)
+    args = {"X": X_OK, "y": Y_OK, **kwargs}
+    X, y = args.pop("X"), args.pop("y")
+    with pytest.raises(error, match=message):
+        fit(model, X, y, **args)
+    for a, b in zip(before, params_of(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_labels_are_checked_against_the_number_of_classes():
+    model = models.SoftmaxRegression(3, 4)
+    with pytest.raises(ValueError, match=r"y must be in \[0, 4\), got 4 at index 0"):
+        fit(model, X_OK, np.full(20, 4))
+    fit(model, X_OK, np.arange(20) % 4, epochs=1)  # labels 0..3 are fine
+
+
+def test_optimizer_of_another_model_is_refused():
+    model, other = models.LogisticRegression(3), models.LogisticRegression(3)
+    with pytest.raises(ValueError, match="does not hold this model's parameters"):
+        fit(model, X_OK, Y_OK, optimizer=optim.SGD(other.parameters(), lr=0.1))
