@@ -1,5 +1,9 @@
 """gradcheck itself: it passes correct hand-derived ops and fails, readably, on wrong ones."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -257,3 +261,14 @@ def test_multiple_outputs_and_constant_outputs():
     assert gradgradcheck(lambda t: (t.tanh(), t * 3), [x])
     with pytest.raises(GradcheckError, match=r"d output 0\["):
         gradcheck(lambda t: (MatMulFlippedSign.apply(t.reshape(1, 2), t.reshape(2, 1)), t * 3), [x])
+
+
+def test_the_package_and_gradcheck_import_without_hypothesis():
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import tinygrad_lr, tinygrad_lr.gradcheck, tinygrad_lr.reference\n"
+        "try:\n    import tinygrad_lr.testing\nexcept ImportError:\n    print('testing needs hypothesis')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "testing needs hypothesis"

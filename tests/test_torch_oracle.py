@@ -44,6 +44,7 @@ CASES = {
     "tanh": (lambda a: a.tanh(), torch.tanh, [normal((3, 2))]),
     "sigmoid": (lambda a: a.sigmoid(), torch.sigmoid, [normal((3, 2))]),
     "relu": (lambda a: a.relu(), torch.relu, [normal((3, 4))]),
+    "relu-at-zero": (lambda a: a.relu(), torch.relu, [lambda rng: np.array([-1.0, 0.0, 2.0])]),  # relu'(0) = 0
     "matmul-mm": (lambda a, b: a @ b, torch.matmul, [normal((4, 3)), normal((3, 2))]),
     "matmul-mv": (lambda a, b: a @ b, torch.matmul, [normal((4, 3)), normal((3,))]),
     "matmul-vm": (lambda a, b: a @ b, torch.matmul, [normal((3,)), normal((3, 2))]),
@@ -65,7 +66,11 @@ CASES = {
         [distinct((2, 3, 4))],
     ),
     "max-all": (lambda a: a.max(), lambda a: a.amax(), [distinct((3, 4))]),
-    "max-ties": (lambda a: a.max(axis=1), lambda a: a.amax(dim=1), [lambda rng: np.array([[1.0, 3.0, 3.0]])]),
+    "max-ties": (
+        lambda a: a.max(axis=1),
+        lambda a: a.amax(dim=1),
+        [lambda rng: np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [0.0, 5.0, 1.0]])],  # 2, 3 and 1 winners
+    ),
     "min-axis": (lambda a: a.min(axis=1), lambda a: a.amin(dim=1), [distinct((4, 3))]),
     "reshape": (lambda a: a.reshape(6, 2), lambda a: a.reshape(6, 2), [normal((3, 4))]),
     "transpose": (lambda a: a.transpose(2, 0, 1), lambda a: a.permute(2, 0, 1), [normal((2, 3, 4))]),
