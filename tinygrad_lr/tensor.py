@@ -26,11 +26,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         raise ValueError(f"Tensor: cannot make an array from the data given ({e})") from None
     kind = arr.dtype.kind
     if kind not in "fiub":
+        example = f" (e.g. {arr.flat[0]!r})" if arr.size else ""
         raise TypeError(
-            f"Tensor: cannot make a tensor from data of dtype {arr.dtype} "
-            f"(e.g. {arr.flat[0]!r} if arr.size else 'empty'); only real numbers are supported"
-            if arr.size
-            else f"Tensor: cannot make a tensor from data of dtype {arr.dtype}"
+            f"Tensor: cannot make a tensor from data of dtype {arr.dtype}{example}; only real numbers are supported"
         )
     if dtype is None:
         dtype = arr.dtype if arr.dtype in SUPPORTED_DTYPES else np.dtype(np.float64)
@@ -82,11 +80,11 @@ class Tensor:
     def zeros(
         cls, *shape: int, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None
     ) -> Tensor:
-        return cls(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad, name=name)
+        return cls(np.zeros(_sizes(shape, "zeros"), dtype=dtype), requires_grad=requires_grad, name=name)
 
     @classmethod
     def ones(cls, *shape: int, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None) -> Tensor:
-        return cls(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad, name=name)
+        return cls(np.ones(_sizes(shape, "ones"), dtype=dtype), requires_grad=requires_grad, name=name)
 
     @classmethod
     def randn(
@@ -98,7 +96,7 @@ class Tensor:
         name: str | None = None,
     ) -> Tensor:
         """Standard normal entries from ``np.random.default_rng(seed)``."""
-        data = np.random.default_rng(seed).standard_normal(_shape(shape)).astype(dtype, copy=False)
+        data = np.random.default_rng(seed).standard_normal(_sizes(shape, "randn")).astype(dtype, copy=False)
         return cls(data, requires_grad=requires_grad, name=name)
 
     # ---- plain properties --------------------------------------------------
@@ -286,7 +284,13 @@ class Tensor:
         return self**0.5
 
     def astype(self, dtype: Any) -> Tensor:
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"astype: {dtype!r} is not a dtype; use float64 or float32") from None
+        if dtype not in SUPPORTED_DTYPES:
+            raise TypeError(f"astype: dtype {dtype} is not supported; use float64 or float32")
+        return ops.Cast.apply(self, dtype=dtype)
 
     # ---- reductions --------------------------------------------------------
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
@@ -307,10 +311,10 @@ class Tensor:
 
     # ---- shape -------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, shape=_shape(shape))
+        return ops.Reshape.apply(self, shape=_shape(shape, "reshape"))
 
     def transpose(self, *axes: Any) -> Tensor:
-        axes = _shape(axes) if axes else tuple(reversed(range(self.data.ndim)))
+        axes = _shape(axes, "transpose") if axes else tuple(reversed(range(self.data.ndim)))
         if sorted(a % max(self.data.ndim, 1) for a in axes) != list(range(self.data.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         return ops.Transpose.apply(self, axes=tuple(a % self.data.ndim for a in axes))
@@ -344,18 +348,30 @@ class Tensor:
         return functional.log_softmax(self, axis=axis)
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
-    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
+def _shape(shape: tuple, op: str) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike; refuse non-integers rather than truncate 2.5 to 2."""
+    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray) and not isinstance(shape[0], str):
         shape = tuple(shape[0])
+    if not all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"{op}: sizes must be integers, got {shape!r}")
     return tuple(int(s) for s in shape)
+
+
+def _sizes(shape: tuple, op: str) -> tuple[int, ...]:
+    """The shape of a new tensor: integers >= 0."""
+    shape = _shape(shape, op)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: sizes must be >= 0, got {shape}")
+    return shape
 
 
 def _axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
     """Normalise ``axis`` to a sorted tuple of non-negative axes (``None`` = all)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis) if isinstance(axis, Sequence) else (axis,)
+    if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"{op}: axis must be None, an integer or a tuple of integers, got {axis!r}")
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
