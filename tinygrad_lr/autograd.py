@@ -216,13 +216,15 @@ class Function:
                     break
         try:
             data = cls.forward(ctx, *[t.data for t in tensors], **options)
-        except (ValueError, IndexError) as e:
+        except (ValueError, IndexError, TypeError) as e:
             name = cls.op_name()
             message = str(e)
             if not message.startswith(name + ":"):
                 shapes = ", ".join(str(t.shape) for t in tensors)
                 message = f"{name}: {message} (input shapes {shapes})"
-            raise type(e)(message) from None
+            # The plain built-in type: NumPy's subclasses (AxisError, UFuncTypeError) are implementation details.
+            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))
+            raise kind(message) from None
         if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
             scalar, data = data, np.asarray(data)
             saved = getattr(ctx, "_saved", ())
