@@ -131,13 +131,17 @@ def _open(path: str) -> dict[str, np.ndarray]:
         raise CheckpointError(f"load: {path} is {kind} (starts with {head!r}); refusing to read it")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
+            arrays = {key: npz[key] for key in npz.files}
     except ValueError as e:
         if "pickle" in str(e) or "Object arrays" in str(e):
             raise CheckpointError(f"load: {path} contains pickled (object) arrays; refusing to unpickle them") from None
         raise CheckpointError(f"load: {path} is corrupt ({e})") from None
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
         raise CheckpointError(f"load: {path} is truncated or corrupt ({type(e).__name__}: {e})") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # np.load hands back other zip members as raw bytes
+            raise CheckpointError(f"load: {path} holds {key!r}, which is not a NumPy array; not a checkpoint")
+    return arrays
 
 
 def _meta(arrays: dict[str, np.ndarray], path: str) -> dict[str, Any]:

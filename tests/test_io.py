@@ -1,0 +1,309 @@
+"""Checkpoints: exact round trips, atomic saves, bit-identical resumption, and hostile or broken files."""
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_lr import io, models, optim
+from tinygrad_lr.train import fit
+
+X = np.random.default_rng(0).standard_normal((40, 3))
+Y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+
+MODELS = {
+    "logistic": lambda dtype: models.LogisticRegression(3, seed=1, dtype=dtype),
+    "softmax": lambda dtype: models.SoftmaxRegression(3, 2, seed=1, dtype=dtype),
+    "mlp": lambda dtype: models.MLP([3, 5, 4, 2], activation="relu", seed=1, dtype=dtype),
+}
+
+
+def trained(kind, dtype=np.float64, optimizer=optim.Adam):
+    model = MODELS[kind](dtype)
+    opt = optimizer(model.parameters(), lr=0.05)
+    fit(model, X, Y, optimizer=opt, epochs=2, batch_size=8)
+    return model, opt
+
+
+def files_in(directory):
+    return sorted(p.name for p in Path(directory).iterdir())
+
+
+# ---- round trips ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_round_trip_preserves_predictions_exactly(tmp_path, kind, dtype):
+    model, _ = trained(kind, dtype)
+    io.save(model, tmp_path / "m.npz")
+    loaded = io.load(tmp_path / "m.npz")
+    assert type(loaded) is type(model) and loaded.config() == model.config()
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    for (name, p), (name2, q) in zip(model.named_parameters().items(), loaded.named_parameters().items()):
+        assert name == name2 and q.dtype == p.dtype and q.requires_grad
+        np.testing.assert_array_equal(q.data, p.data)
+    assert files_in(tmp_path) == ["m.npz"]  # no temporary left behind
+
+
+def test_checkpoint_carries_optimizer_rng_and_extra(tmp_path):
+    model, opt = trained("mlp", optimizer=lambda p, lr: optim.SGD(p, lr=lr, momentum=0.9, nesterov=True))
+    rng = np.random.default_rng(7)
+    rng.random(3)
+    io.save(model, tmp_path / "c.npz", optimizer=opt, rng=rng, extra={"epoch": 2, "note": "after warm-up"})
+    ck = io.load_checkpoint(tmp_path / "c.npz")
+    assert ck.extra == {"epoch": 2, "note": "after warm-up"} and ck.format_version == io.FORMAT_VERSION
+    assert ck.rng.random() == rng.random()  # continues the same stream
+    restored = ck.restore_optimizer()
+    assert type(restored) is optim.SGD and restored.hyper() == opt.hyper() and restored.steps == opt.steps
+    assert restored.params == ck.model.parameters()
+    for a, b in zip(opt.state_dict()["buffers"]["momentum"], restored.state_dict()["buffers"]["momentum"]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_without_optimizer_restore_optimizer_says_so(tmp_path):
+    io.save(models.LogisticRegression(3), tmp_path / "m.npz")
+    ck = io.load_checkpoint(tmp_path / "m.npz")
+    assert ck.optimizer_state is None and ck.rng is None and ck.extra == {}
+    with pytest.raises(io.CheckpointError, match="saved without an optimizer"):
+        ck.restore_optimizer()
+
+
+def test_save_refuses_what_it_cannot_store(tmp_path):
+    with pytest.raises(TypeError, match="can only save"):
+        io.save(object(), tmp_path / "x.npz")
+    with pytest.raises(TypeError, match="extra must be JSON-serialisable"):
+        io.save(models.LogisticRegression(3), tmp_path / "x.npz", extra={"f": print})
+    with pytest.raises(ValueError, match="cannot store a MT19937 generator"):
+        io.save(models.LogisticRegression(3), tmp_path / "x.npz", rng=np.random.Generator(np.random.MT19937(0)))
+    assert files_in(tmp_path) == []
+
+
+# ---- resuming --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda p: optim.Adam(p, lr=0.02), lambda p: optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3)],
+)
+def test_resumed_training_is_bit_identical_to_an_uninterrupted_run(tmp_path, make_optimizer):
+    def start():
+        model = models.MLP([3, 6, 2], seed=5)
+        return model, make_optimizer(model.parameters()), np.random.default_rng(11)
+
+    model, opt, rng = start()
+    fit(model, X, Y, optimizer=opt, epochs=5, batch_size=7, seed=rng, l2=1e-3)
+    uninterrupted = [p.data.copy() for p in model.parameters()]
+
+    model, opt, rng = start()
+    fit(model, X, Y, optimizer=opt, epochs=3, batch_size=7, seed=rng, l2=1e-3)
+    io.save(model, tmp_path / "ck.npz", optimizer=opt, rng=rng, extra={"epoch": 3})
+    del model, opt, rng  # a new process would have nothing but the file
+
+    ck = io.load_checkpoint(tmp_path / "ck.npz")
+    fit(ck.model, X, Y, optimizer=ck.restore_optimizer(), epochs=5 - ck.extra["epoch"], batch_size=7, seed=ck.rng,
+        l2=1e-3)  # fmt: skip
+    for a, b in zip(uninterrupted, ck.model.parameters()):
+        assert a.tobytes() == b.data.tobytes()
+
+
+def test_checkpointing_from_a_callback_during_training(tmp_path):
+    model = models.SoftmaxRegression(3, 2)
+    opt, rng = optim.Adam(model.parameters(), lr=0.05), np.random.default_rng(0)
+
+    def checkpoint(epoch, history, m):
+        io.save(m, tmp_path / "last.npz", optimizer=opt, rng=rng, extra={"epoch": epoch + 1})
+
+    fit(model, X, Y, optimizer=opt, epochs=4, batch_size=5, seed=rng, callbacks=[checkpoint])
+    final = [p.data.copy() for p in model.parameters()]
+    ck = io.load_checkpoint(tmp_path / "last.npz")
+    assert ck.extra["epoch"] == 4
+    for a, b in zip(final, ck.model.parameters()):
+        np.testing.assert_array_equal(a, b.data)
+
+
+# ---- atomicity -------------------------------------------------------------------------------------
+
+
+def test_an_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    old, _ = trained("softmax")
+    io.save(old, path)
+    old_bytes = path.read_bytes()
+    new, _ = trained("softmax", optimizer=lambda p, lr: optim.SGD(p, lr=lr))
+
+    def savez_then_die(f, **arrays):
+        f.write(b"PK\x03\x04 half of a zip")  # some bytes reach the disk...
+        raise KeyboardInterrupt  # ...then the process is interrupted
+
+    monkeypatch.setattr(io.np, "savez", savez_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        io.save(new, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old_bytes and files_in(tmp_path) == ["m.npz"]
+    np.testing.assert_array_equal(io.load(path).predict_proba(X), old.predict_proba(X))
+    io.save(new, path)  # a completed save replaces it
+    np.testing.assert_array_equal(io.load(path).predict_proba(X), new.predict_proba(X))
+
+
+# ---- bad files -------------------------------------------------------------------------------------
+
+
+class Marker:
+    """Unpickling this creates a file: proof that code ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_the_marker_payload_really_executes_when_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(Marker(marker)))
+    assert marker.exists()  # so its absence below means no code ran
+
+
+@pytest.fixture
+def no_unpickling(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("load() called the unpickler")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+
+
+def test_a_pickle_renamed_npz_is_refused_without_running_it(tmp_path, no_unpickling):
+    marker = tmp_path / "pwned"
+    (tmp_path / "evil.npz").write_bytes(pickle.dumps(Marker(marker)))
+    with pytest.raises(io.CheckpointError, match="is a pickle file"):
+        io.load(tmp_path / "evil.npz")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("key", ["meta", "param/w", "param/b", "other"])
+def test_object_arrays_inside_an_npz_are_refused_without_running_them(tmp_path, key, no_unpickling):
+    good = tmp_path / "good.npz"
+    io.save(models.LogisticRegression(3), good)
+    with np.load(good) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    marker = tmp_path / "pwned"
+    arrays[key] = np.array([Marker(marker)], dtype=object)
+    np.savez(tmp_path / "evil.npz", **arrays)  # allow_pickle=True by default: what an attacker can write
+    with pytest.raises(io.CheckpointError, match="pickled"):
+        io.load(tmp_path / "evil.npz")
+    assert not marker.exists()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file: .*absent.npz"):
+        io.load(tmp_path / "absent.npz")
+
+
+def test_truncated_files_at_every_tenth(tmp_path):
+    model, opt = trained("mlp")
+    io.save(model, tmp_path / "full.npz", optimizer=opt)
+    raw = (tmp_path / "full.npz").read_bytes()
+    for cut in np.linspace(0, len(raw) - 1, 11).astype(int):
+        (tmp_path / "cut.npz").write_bytes(raw[:cut])
+        with pytest.raises(io.CheckpointError):
+            io.load(tmp_path / "cut.npz")
+
+
+def test_flipped_bytes_are_detected(tmp_path):
+    io.save(models.MLP([3, 50, 2]), tmp_path / "m.npz")
+    raw = bytearray((tmp_path / "m.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # inside a parameter's data: the zip CRC catches it
+    (tmp_path / "m.npz").write_bytes(bytes(raw))
+    with pytest.raises(io.CheckpointError, match="truncated or corrupt"):
+        io.load(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not an .npz archive"),
+        (b"hello, world", "not an .npz archive"),
+        (np.lib.format.magic(1, 0) + b"{}", "not an .npz archive"),
+    ],
+)
+def test_foreign_files(tmp_path, content, message):
+    (tmp_path / "x.npz").write_bytes(content)
+    with pytest.raises(io.CheckpointError, match=message):
+        io.load(tmp_path / "x.npz")
+
+
+def test_foreign_npz_and_zip(tmp_path):
+    np.savez(tmp_path / "foreign.npz", weights=np.ones(3))
+    with pytest.raises(io.CheckpointError, match=r"not a tinygrad_lr checkpoint \(no 'meta' entry; it has \['w"):
+        io.load(tmp_path / "foreign.npz")
+    with zipfile.ZipFile(tmp_path / "plain.zip", "w") as z:
+        z.writestr("readme.txt", "not numpy")
+    with pytest.raises(io.CheckpointError, match="holds 'readme.txt', which is not a NumPy array"):
+        io.load(tmp_path / "plain.zip")
+
+
+def rewrite(path, change):
+    """Load the arrays of a checkpoint, change them, write them back (as a tampering user would)."""
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(arrays, meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a, m: a.update({"param/W": np.ones((4, 2))}), r"param/W has shape \(4, 2\) but the model's config"),
+        (
+            lambda a, m: m["config"].update(n_features=5),
+            r"param/W has shape \(3, 2\) but the model's config needs \(5, 2\)",
+        ),
+        (lambda a, m: a.pop("param/b"), "lacks the array 'param/b'"),
+        (lambda a, m: a.update({"param/b": np.array(["x", "y"])}), "param/b has dtype <U1"),
+        (lambda a, m: a.update({"param/b": np.ones(2, np.float32)}), "mixes parameter dtypes"),
+        (lambda a, m: m.update(model="Transformer"), "names model 'Transformer'"),
+        (lambda a, m: m.update(model="__import__"), "names model '__import__'"),
+        (lambda a, m: m["config"].update(depth=3), "cannot build SoftmaxRegression from config"),
+        (lambda a, m: m.update(version=99), "format version 99; this tinygrad_lr reads versions 1..1"),
+        (lambda a, m: m.update(format="something else"), "not a tinygrad_lr checkpoint"),
+        (lambda a, m: m.update(parameters=["W"]), r"lists parameters \['W'\]"),
+        (lambda a, m: m.update(rng={"bit_generator": "os.system"}), "RNG of unsupported kind 'os.system'"),
+        (lambda a, m: m["optimizer"].update(type="Evil"), "unusable optimizer state .*unknown optimizer type 'Evil'"),
+        (lambda a, m: m["optimizer"]["hyper"].update(lr=-1), "unusable optimizer state .*lr must be finite and > 0"),
+        (lambda a, m: a.update({"optimizer/m/0": np.ones(7)}), r"optimizer/m/0 has shape \(7,\)"),
+    ],
+)
+def test_mismatched_or_tampered_checkpoints(tmp_path, change, message):
+    model, opt = trained("softmax")
+    path = tmp_path / "m.npz"
+    io.save(model, path, optimizer=opt, rng=np.random.default_rng(0))
+    rewrite(path, change)
+    with pytest.raises(io.CheckpointError, match=message):
+        io.load(path)
+
+
+def test_meta_that_is_not_json(tmp_path):
+    path = tmp_path / "m.npz"
+    io.save(models.LogisticRegression(3), path)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["meta"] = np.array("{not json")
+    np.savez(path, **arrays)
+    with pytest.raises(io.CheckpointError, match="unreadable metadata"):
+        io.load(path)
+    arrays["meta"] = np.arange(3)
+    np.savez(path, **arrays)
+    with pytest.raises(io.CheckpointError, match="'meta' entry of dtype int64"):
+        io.load(path)
+
+
+def test_checkpoint_error_is_a_value_error():
+    assert issubclass(io.CheckpointError, ValueError)
