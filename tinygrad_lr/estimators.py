@@ -12,8 +12,8 @@ use one weight vector, multiclass the full multinomial W), i.e. ``model.loss`` w
   two classes (then it is the multinomial, not the binary, objective).
 - ``MLPClassifier`` exposes ``coefs_``/``intercepts_`` (one per layer) as scikit-learn's does.
 
-Solvers: "newton" (Newton-CG; for these GLMs with the closed-form Hessian-vector
-product, see ``solvers.newton_cg``), "lbfgs" (SciPy), and the minibatch "adam" and
+Solvers: "newton" (Newton-CG on the framework's own Hessian-vector products, see
+``solvers.newton_cg``), "lbfgs" (SciPy), and the minibatch "adam" and
 "sgd" (Nesterov momentum 0.9), for which ``max_iter`` counts epochs and ``tol`` stops
 training once the epoch loss has not improved by ``tol`` for 10 epochs (as in
 scikit-learn's MLPClassifier).
@@ -107,7 +107,7 @@ class _Classifier(ClassifierMixin, BaseEstimator):
         if self.solver == "lbfgs":
             result = solvers.lbfgs(model, X, target, l2=l2, tol=self.tol, max_iter=self.max_iter)
         else:
-            result = solvers.newton_cg(model, X, target, l2=l2, tol=self.tol, max_iter=self.max_iter, hvp="closed_form")
+            result = solvers.newton_cg(model, X, target, l2=l2, tol=self.tol, max_iter=self.max_iter)
         return result.n_iter, result.converged
 
     def _solve_minibatch(

@@ -38,11 +38,26 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
+class Softmax(Function):
+    """exp(x - max) / sum along ``axis``, fused; its gradient is s ⊙ (g - Σ g ⊙ s)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(e)
+        ctx.axis = axis
+        return e
+
+    @staticmethod
+    def backward(ctx, grad):
+        (s,) = ctx.saved_tensors
+        return s * (grad - (grad * s).sum(axis=ctx.axis, keepdims=True))
+
+
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """Per row (``axis=-1``), never over the whole matrix."""
-    x = _tensor(x)
-    e = (x - x.max(axis=axis, keepdims=True).detach()).exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    return Softmax.apply(_tensor(x), axis=axis)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
