@@ -24,6 +24,15 @@ def _inputs(X: Any, n_features: int, model: str) -> Tensor:
     return X
 
 
+def _count(value: Any, name: str, model: str) -> int:
+    """A layer size: an integer >= 1 (not 2.5 silently truncated, not 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{model}: {name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{model}: {name} must be >= 1, got {value}")
+    return int(value)
+
+
 class Model(ABC):
     """What every model shares: its parameters, predictions and the penalised loss."""
 
@@ -91,7 +100,7 @@ class LogisticRegression(Model):
     """p(y=1 | x) = σ(x·w + b)."""
 
     def __init__(self, n_features: int, seed: int | None = 0, dtype: Any = np.float64) -> None:
-        self.n_features = int(n_features)
+        self.n_features = _count(n_features, "n_features", "LogisticRegression")
         rng = np.random.default_rng(seed)
         self.w = _init((self.n_features,), self.n_features, rng, dtype, "w")
         self.b = _zeros((), dtype, "b")
@@ -116,7 +125,8 @@ class SoftmaxRegression(Model):
     """p(y=k | x) = softmax(x W + b)_k, per row."""
 
     def __init__(self, n_features: int, n_classes: int, seed: int | None = 0, dtype: Any = np.float64) -> None:
-        self.n_features, self.n_classes = int(n_features), int(n_classes)
+        self.n_features = _count(n_features, "n_features", "SoftmaxRegression")
+        self.n_classes = _count(n_classes, "n_classes", "SoftmaxRegression")
         rng = np.random.default_rng(seed)
         self.W = _init((self.n_features, self.n_classes), self.n_features, rng, dtype, "W")
         self.b = _zeros((self.n_classes,), dtype, "b")
@@ -146,6 +156,10 @@ class MLP(SoftmaxRegression):
     def __init__(
         self, sizes: Sequence[int], activation: str = "tanh", seed: int | None = 0, dtype: Any = np.float64
     ) -> None:
+        if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
+            raise TypeError(f"MLP: sizes must be a sequence of integers (n_features, ..., n_classes), got {sizes!r}")
+        if not all(isinstance(s, int | np.integer) and not isinstance(s, bool) for s in sizes):
+            raise TypeError(f"MLP: sizes must be integers, got {list(sizes)!r}")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP: sizes must be at least (n_features, n_classes), all >= 1; got {sizes}")
