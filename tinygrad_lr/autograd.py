@@ -305,6 +305,7 @@ def _backprop(
     grads: dict[int, Tensor] = {}
     for r, s in zip(roots, seeds):
         grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+    leaves: list[tuple[Tensor, Tensor]] = []  # accumulated at the end: a failed backward leaves .grad untouched
     with _set_grad_enabled(create_graph):
         for t in reversed(_toposort(roots)):
             g = grads.pop(id(t), None)
@@ -315,7 +316,7 @@ def _backprop(
             ctx = t._ctx
             if ctx is None:
                 if capture is None:
-                    t._accumulate_grad(g)
+                    leaves.append((t, g))
                 continue
             ctx._output = t
             if _GradMode.anomaly:
@@ -341,6 +342,8 @@ def _backprop(
                     _check_backward(ctx, i, pg)
                 prev = grads.get(id(p))
                 grads[id(p)] = pg if prev is None else prev + pg
+        for t, g in leaves:
+            t._accumulate_grad(g)
 
 
 def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
