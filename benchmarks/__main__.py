@@ -41,23 +41,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats: checks the harness runs")
     parser.add_argument("--mnist-dir", default=None, help="tile the real MNIST test set (IDX .gz) instead of synthetic")
     parser.add_argument(
-        "--torch-threads", type=int, default=None,
-        help="PyTorch intra-op threads (default: NumPy's BLAS thread count)",
+        "--threads", type=int, default=None,
+        help="threads for NumPy's BLAS, OpenMP and PyTorch alike (default: leave BLAS as it is, match PyTorch to it)",
     )
     args = parser.parse_args(argv)
-    for option in ("repeats", "torch_threads"):
+    for option in ("repeats", "threads"):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option.replace('_', '-')} must be >= 1, got {value}")
 
+    if args.threads is not None:
+        machine.limit_threads(args.threads)  # before loading: PyTorch matches NumPy's BLAS threads on import
     try:
         loaded, skipped = systems.load(args.systems)
     except ValueError as e:
         parser.error(str(e))
-    if args.torch_threads is not None:
-        for s in loaded:
-            if s.name == "torch":
-                s.module.set_threads(args.torch_threads)
     print("## tinygrad_lr benchmarks" + (" (quick mode: tiny sizes, not representative)" if args.quick else ""))
     print()
     for line in machine.describe({s.name: s.version for s in loaded}):

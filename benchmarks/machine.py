@@ -24,6 +24,21 @@ def blas_threads() -> int | None:
     return pools[0]["num_threads"] if pools else None
 
 
+def limit_threads(n: int) -> None:
+    """Use ``n`` threads in NumPy's BLAS and OpenMP, now and in libraries or subprocesses started later.
+
+    The environment covers what is not loaded yet (scikit-learn's OpenMP, the
+    memory workload's fresh processes); threadpoolctl covers what is.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=n)
+
+
 def numpy_blas() -> str:
     """NumPy's BLAS: name and version from its build config, threads from threadpoolctl."""
     try:

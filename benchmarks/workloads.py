@@ -244,14 +244,16 @@ def solver_digits(systems: list[System], config: Config) -> Table:
 def peak_memory(systems: list[System], config: Config) -> Table:
     table = Table(
         "6. peak RSS of workload 3 (one epoch, softmax regression) in a fresh process",
-        ["system", "peak after setup", "peak after epoch", "epoch's own peak", "peak − hand NumPy's"],
+        ["system", "RSS after setup", "peak during epoch", "epoch's own peak", "peak − hand NumPy's"],
         notes=[
-            "peak RSS (VmHWM; ru_maxrss off Linux) of a fresh `python -m benchmarks.memory` process",
-            "setup = imports, data, model; the epoch's own peak is what training adds on top",
+            "a fresh `python -m benchmarks.memory` process per system; setup = imports, data, model",
+            "peak: VmHWM, reset after setup (ru_maxrss off Linux, where it includes the setup's own peak)",
             f"data: {config.n_mnist}×784 float32 = {config.n_mnist * 784 * 4 / 2**20:.0f} MiB",
         ],
     )
     results = {s.name: measure_memory(s.name, config) for s in systems}
+    if not all(r.get("peak_reset") for r in results.values()):
+        table.notes.append("the peak counter could not be reset here: peaks include the setup's transients")
     base = results[BASELINE]["peak_kib"]
     for name, r in results.items():
         table.rows.append(

@@ -16,15 +16,11 @@ from . import CHAIN_FACTOR, CHAIN_SIZE, Trainer
 VERSION = torch.__version__
 _threads = blas_threads()
 if _threads:
-    torch.set_num_threads(_threads)  # default: as many threads as NumPy's BLAS (--torch-threads overrides)
-
-
-def set_threads(n: int) -> None:
-    torch.set_num_threads(n)
+    torch.set_num_threads(_threads)
 
 
 def note() -> str:
-    matched = "NumPy's BLAS threads" if torch.get_num_threads() == _threads else "set by --torch-threads"
+    matched = "as many as NumPy's BLAS" if torch.get_num_threads() == _threads else "NumPy's BLAS threads unknown"
     return (
         f"torch.set_num_threads({torch.get_num_threads()}) ({matched}); float64 where the workload is float64; "
         "update: p.sub_(lr * g) under no_grad"
