@@ -17,7 +17,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"Tensor: {dtype!r} is not a dtype; use float64 or float32") from None
         if dtype not in SUPPORTED_DTYPES:
             raise TypeError(f"Tensor: dtype {dtype} is not supported; use float64 or float32")
     try:
@@ -80,11 +83,11 @@ class Tensor:
     def zeros(
         cls, *shape: int, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None
     ) -> Tensor:
-        return cls(np.zeros(_sizes(shape, "zeros"), dtype=dtype), requires_grad=requires_grad, name=name)
+        return cls(np.zeros(_sizes(shape, "zeros")), dtype=dtype, requires_grad=requires_grad, name=name)
 
     @classmethod
     def ones(cls, *shape: int, dtype: Any = np.float64, requires_grad: bool = False, name: str | None = None) -> Tensor:
-        return cls(np.ones(_sizes(shape, "ones"), dtype=dtype), requires_grad=requires_grad, name=name)
+        return cls(np.ones(_sizes(shape, "ones")), dtype=dtype, requires_grad=requires_grad, name=name)
 
     @classmethod
     def randn(
@@ -96,8 +99,8 @@ class Tensor:
         name: str | None = None,
     ) -> Tensor:
         """Standard normal entries from ``np.random.default_rng(seed)``."""
-        data = np.random.default_rng(seed).standard_normal(_sizes(shape, "randn")).astype(dtype, copy=False)
-        return cls(data, requires_grad=requires_grad, name=name)
+        data = np.random.default_rng(seed).standard_normal(_sizes(shape, "randn"))
+        return cls(data, requires_grad=requires_grad, name=name, dtype=dtype)
 
     # ---- plain properties --------------------------------------------------
     @property
