@@ -79,6 +79,8 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
         io.save(models.LogisticRegression(3), tmp_path / "x.npz", extra={"f": print})
     with pytest.raises(ValueError, match="cannot store a MT19937 generator"):
         io.save(models.LogisticRegression(3), tmp_path / "x.npz", rng=np.random.Generator(np.random.MT19937(0)))
+    with pytest.raises(FileNotFoundError, match="the directory .*absent does not exist"):
+        io.save(models.LogisticRegression(3), tmp_path / "absent" / "x.npz")
     assert files_in(tmp_path) == []
 
 
