@@ -10,6 +10,8 @@ directory (figures land there). Two explicit markers, described in docs/index.md
   the file is skipped when those files are absent.
 """
 
+import importlib
+import inspect
 import os
 import re
 from pathlib import Path
@@ -52,3 +54,34 @@ def test_python_blocks_run(path, tmp_path, monkeypatch):
         if runs:
             # Pad with newlines so a traceback names the line of the Markdown file itself.
             exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)
+
+
+def public_names(module) -> list[str]:
+    """A module's ``__all__``, else the classes and functions it defines without a leading underscore."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(obj) or inspect.isfunction(obj))
+        and obj.__module__ == module.__name__
+    ]
+
+
+def test_api_reference_names_every_public_module_and_name():
+    api = (ROOT / "docs" / "api.md").read_text()
+    import tinygrad_lr
+
+    modules = [tinygrad_lr] + [
+        importlib.import_module(f"tinygrad_lr.{p.stem}")
+        for p in sorted((ROOT / "tinygrad_lr").glob("*.py"))
+        if not p.stem.startswith("_")
+    ]
+    missing = [
+        f"{m.__name__}.{name}"
+        for m in modules
+        for name in public_names(m)
+        if f"`{m.__name__}`" not in api or not re.search(rf"\b{re.escape(name)}\b", api)
+    ]
+    assert not missing, f"docs/api.md does not mention: {missing}"

@@ -67,13 +67,13 @@ def _number(kind: type, low: float, strict: bool) -> Callable[[str], Any]:
     return parse
 
 
-positive_int = _number(int, 0, strict=True)
-positive_float = _number(float, 0, strict=True)
-nonnegative_float = _number(float, 0, strict=False)
+_positive_int = _number(int, 0, strict=True)
+_positive_float = _number(float, 0, strict=True)
+_nonnegative_float = _number(float, 0, strict=False)
 
 
 def _fraction(text: str) -> float:
-    value = positive_float(text)
+    value = _positive_float(text)
     if value >= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
@@ -216,7 +216,7 @@ def _write_graph(model: models.Model, split: Split, out: Path) -> str:
         return str(source)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _cmd_train(args: argparse.Namespace) -> int:
     _check_dataset_args(args)
     binary = args.model == "logistic" and args.dataset == "iris"
     split = load_split(args.dataset, args.data_dir, args.seed, args.test_size, binary)
@@ -283,7 +283,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---- evaluate -------------------------------------------------------------------------------
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def _cmd_evaluate(args: argparse.Namespace) -> int:
     checkpoint = io.load_checkpoint(args.checkpoint)
     extra, model = checkpoint.extra, checkpoint.model
     args.dataset = args.dataset or extra.get("dataset")
@@ -314,7 +314,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ---- graph ----------------------------------------------------------------------------------
 
 
-def cmd_graph(args: argparse.Namespace) -> int:
+def _cmd_graph(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     n_classes = 2 if args.model == "logistic" else args.classes
     model = build_model(args.model, args.features, n_classes, args.hidden, args.seed)
@@ -390,7 +390,7 @@ def gradcheck_rows(kind: str, seed: int, l2: float) -> list[dict[str, Any]]:
     return rows
 
 
-def cmd_gradcheck(args: argparse.Namespace) -> int:
+def _cmd_gradcheck(args: argparse.Namespace) -> int:
     kinds = MODELS if args.model == "all" else (args.model,)
     rows = [row for kind in kinds for row in gradcheck_rows(kind, args.seed, args.l2)]
     columns = ("|autograd - closed form|", "|autograd - numerical|")
@@ -478,7 +478,7 @@ def _plot_sweep(results: list[dict[str, float]], path: Path) -> None:
     fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
+def _cmd_sweep(args: argparse.Namespace) -> int:
     results = sweep_results(args.lrs, args.ratios, args.epochs, args.batch_size, args.seed, args.n_jobs)
     print(f"{'lr':>8} {'test fraction':>14} {'train acc':>10} {'test acc':>9} {'test log-loss':>14}")
     for r in results:
@@ -516,18 +516,18 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=MODELS, default="softmax", help="which model")
     _dataset_options(train, "digits")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="momentum is SGD with momentum 0.9")
-    train.add_argument("--epochs", type=positive_int, default=20, help="passes over the training set")
-    train.add_argument("--lr", type=positive_float, default=None,
+    train.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training set")
+    train.add_argument("--lr", type=_positive_float, default=None,
                        help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
-    train.add_argument("--batch-size", type=positive_int, default=32, help="rows per minibatch")
-    train.add_argument("--l2", type=nonnegative_float, default=0.0, help="L2 penalty l2/2·||W||² (biases free)")
-    train.add_argument("--hidden", type=positive_int, nargs="+", default=[10], metavar="N",
+    train.add_argument("--batch-size", type=_positive_int, default=32, help="rows per minibatch")
+    train.add_argument("--l2", type=_nonnegative_float, default=0.0, help="L2 penalty l2/2·||W||² (biases free)")
+    train.add_argument("--hidden", type=_positive_int, nargs="+", default=[10], metavar="N",
                        help="hidden layer sizes of --model mlp (tanh)")
     train.add_argument("--test-size", type=_fraction, default=0.25, help="fraction of rows held out for testing")
     train.add_argument("--seed", type=int, default=0, help="seeds the split, the initialisation and the shuffling")
     train.add_argument("--out", default="runs", metavar="DIR", help="where the checkpoint, plots and graph go")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(run=cmd_train)
+    train.set_defaults(run=_cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy and log-loss of a checkpoint", formatter_class=defaults,
                               description="Load a checkpoint (io.load_checkpoint) and measure it on the same split "
@@ -538,23 +538,23 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("test", "train"), default="test", help="which rows to measure")
     evaluate.add_argument("--seed", type=int, default=None, help="split seed (default: the checkpoint's)")
     evaluate.add_argument("--test-size", type=_fraction, default=None, help="(default: the checkpoint's)")
-    evaluate.set_defaults(run=cmd_evaluate)
+    evaluate.set_defaults(run=_cmd_evaluate)
 
     graph = sub.add_parser("graph", help="draw the computation graph of a model's loss", formatter_class=defaults,
                            description="Build a model's loss on a small random batch and draw its DAG "
                                        "(.svg/.png/.pdf need Graphviz's dot; .gv/.dot write the DOT source).")
     graph.add_argument("--model", choices=MODELS, default="mlp", help="which model")
     graph.add_argument("-o", "--output", default="graph.svg", metavar="FILE", help="output file; format from suffix")
-    graph.add_argument("--features", type=positive_int, default=2, help="input features")
-    graph.add_argument("--classes", type=positive_int, default=2, help="classes (softmax and mlp)")
-    graph.add_argument("--hidden", type=positive_int, nargs="+", default=[10], metavar="N", help="mlp hidden sizes")
-    graph.add_argument("--rows", type=positive_int, default=4, help="rows in the batch")
-    graph.add_argument("--l2", type=nonnegative_float, default=0.0, help="adds the L2 penalty to the graph")
+    graph.add_argument("--features", type=_positive_int, default=2, help="input features")
+    graph.add_argument("--classes", type=_positive_int, default=2, help="classes (softmax and mlp)")
+    graph.add_argument("--hidden", type=_positive_int, nargs="+", default=[10], metavar="N", help="mlp hidden sizes")
+    graph.add_argument("--rows", type=_positive_int, default=4, help="rows in the batch")
+    graph.add_argument("--l2", type=_nonnegative_float, default=0.0, help="adds the L2 penalty to the graph")
     graph.add_argument("--show-grad", action="store_true", help="run backward and show gradients")
     graph.add_argument("--show-data", action="store_true", help="show the values of small tensors")
     graph.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction")
     graph.add_argument("--seed", type=int, default=0, help="seeds the data and the initialisation")
-    graph.set_defaults(run=cmd_graph)
+    graph.set_defaults(run=_cmd_graph)
 
     check = sub.add_parser("gradcheck", help="check gradients against closed forms and finite differences",
                            formatter_class=defaults,
@@ -563,9 +563,9 @@ def make_parser() -> argparse.ArgumentParser:
                                        "central differences (tinygrad_lr.gradcheck). Exit status 1 if any "
                                        "disagrees.")
     check.add_argument("--model", choices=(*MODELS, "all"), default="all", help="which model(s)")
-    check.add_argument("--l2", type=nonnegative_float, default=0.1, help="L2 penalty in the checked loss")
+    check.add_argument("--l2", type=_nonnegative_float, default=0.1, help="L2 penalty in the checked loss")
     check.add_argument("--seed", type=int, default=0, help="seeds the data and the initialisation")
-    check.set_defaults(run=cmd_gradcheck)
+    check.set_defaults(run=_cmd_gradcheck)
 
     sweep = sub.add_parser("sweep", help="seed 000's learning-rate × split-ratio study (GridSearchCV)",
                            formatter_class=defaults,
@@ -573,16 +573,16 @@ def make_parser() -> argparse.ArgumentParser:
                                        "momentum, standardised features) for each learning rate and test fraction, "
                                        "run by scikit-learn's GridSearchCV with n_jobs workers; prints a table and "
                                        "writes sweep.png and sweep.json to --out.")
-    sweep.add_argument("--lrs", type=positive_float, nargs="+", default=[0.01, 0.1, 0.9, 10.0], metavar="LR")
+    sweep.add_argument("--lrs", type=_positive_float, nargs="+", default=[0.01, 0.1, 0.9, 10.0], metavar="LR")
     sweep.add_argument("--ratios", type=_fraction, nargs="+", default=[0.2, 0.4], metavar="R",
                        help="test fractions")
-    sweep.add_argument("--epochs", type=positive_int, default=10, help="max_iter of the estimator")
-    sweep.add_argument("--batch-size", type=positive_int, default=150,
+    sweep.add_argument("--epochs", type=_positive_int, default=10, help="max_iter of the estimator")
+    sweep.add_argument("--batch-size", type=_positive_int, default=150,
                        help="rows per minibatch (at least the training rows: full-batch gradient descent)")
     sweep.add_argument("--n-jobs", type=int, default=2, help="joblib workers (-1: all cores)")
     sweep.add_argument("--seed", type=int, default=0, help="seeds the splits and the estimator")
     sweep.add_argument("--out", default="runs", metavar="DIR", help="where sweep.png and sweep.json go")
-    sweep.set_defaults(run=cmd_sweep)
+    sweep.set_defaults(run=_cmd_sweep)
     return parser
 
 
