@@ -407,3 +407,16 @@ def test_graph_holds_no_reference_cycles():
         assert ref() is None  # freed by reference counting alone
     finally:
         gc.enable()
+
+
+def test_leaf_grads_never_share_a_buffer_with_each_other_or_the_seed():
+    w, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (w + b).sum().backward()  # add passes one gradient buffer to both inputs
+    assert not np.shares_memory(w.grad.numpy(), b.grad.numpy())
+    seed = np.array([1.0, 1.0])
+    x = leaf([5.0, 6.0])
+    (x + 0.0).backward(seed)  # the seed itself reaches x
+    assert not np.shares_memory(x.grad.numpy(), seed)
+    m = leaf(np.ones((2, 2)))
+    m.reshape(4).sum().backward()  # a reshaped (view) gradient
+    assert m.grad.numpy().base is None and m.grad.numpy().flags.writeable

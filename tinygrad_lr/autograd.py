@@ -342,8 +342,12 @@ def _backprop(
                     _check_backward(ctx, i, pg)
                 prev = grads.get(id(p))
                 grads[id(p)] = pg if prev is None else prev + pg
+        # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
+        # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
+        shared = {id(s.data) for s in seeds}
         for t, g in leaves:
-            t._accumulate_grad(g)
+            t._accumulate_grad(g, owned=g.data.base is None and id(g.data) not in shared)
+            shared.add(id(g.data))
 
 
 def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:

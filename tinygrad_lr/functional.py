@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from .autograd import Function, is_grad_enabled
+from .ops import stable_sigmoid
 from .tensor import Tensor
 
 
@@ -94,7 +94,7 @@ class BinaryCrossEntropyWithLogits(Function):
         z, y = ctx.saved_tensors
         need_z, need_y = ctx.needs_input_grad
         if not is_grad_enabled() and not need_y:  # first order: the same formula in plain NumPy
-            return Tensor._make((expit(z.data) - y.data) * (grad.data / z.data.size), None), None
+            return Tensor._make((stable_sigmoid(z.data) - y.data) * (grad.data / z.data.size), None), None
         scale = grad / z.data.size
         return ((z.sigmoid() - y) * scale if need_z else None), (-z * scale if need_y else None)
 

@@ -9,7 +9,6 @@ Inputs whose gradient is not needed (``ctx.needs_input_grad``) get ``None``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from .autograd import Function
 
@@ -127,10 +126,17 @@ class Tanh(Function):
         return grad * (1 - out * out)
 
 
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1/(1+exp(-x)) that only ever exponentiates -|x|, so it cannot overflow."""
+    e = np.exp(-np.abs(x))
+    s = 1 / (1 + e)
+    return np.where(x >= 0, s, e * s)
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        out = expit(x)  # one stable ufunc: never computes exp of a large positive number
+        out = stable_sigmoid(x)
         ctx.save_for_backward(out)
         return out
 

@@ -180,12 +180,12 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
         autograd.backward(self, gradient, retain_graph, create_graph)
 
-    def _accumulate_grad(self, g: Tensor) -> None:
+    def _accumulate_grad(self, g: Tensor, owned: bool) -> None:
+        """Add ``g`` to ``.grad``; ``owned`` says g's buffer belongs to no one else (no copy needed)."""
         if autograd.is_grad_enabled():  # create_graph: keep the sum differentiable
             self.grad = g if self.grad is None else self.grad + g
         elif self.grad is None:
-            # A fresh buffer: g may be a view of another tensor's data or of the caller's seed.
-            self.grad = Tensor._make(np.array(g.data, dtype=self.data.dtype), None)
+            self.grad = g if owned else Tensor._make(g.data.copy(), None)
         else:
             self.grad = Tensor._make(self.grad.data + g.data, None)
 
