@@ -14,6 +14,9 @@ from tinygrad_lr import cli, io, reference
 from tinygrad_lr.estimators import LogisticRegressionClassifier
 
 PNG = b"\x89PNG\r\n\x1a\n"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Subprocesses import this checkout of tinygrad_lr, whatever is pip-installed.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -74,7 +77,7 @@ def test_train_writes_checkpoint_metrics_plots_and_graph_and_evaluate_agrees(cap
 def test_readme_command_trains_digits_with_all_defaults(tmp_path):
     """`tinygrad-lr train` alone, as the README says: digits, softmax regression, results in runs/."""
     result = subprocess.run([sys.executable, "-m", "tinygrad_lr.cli", "train"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env=ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("digits: 1347 train / 450 test rows, 64 features, 10 classes")
     runs = tmp_path / "runs"
@@ -237,7 +240,7 @@ def test_evaluate_refuses_a_dataset_of_the_wrong_width(capsys, tmp_path):
 
 def test_the_installed_command_exits_2_without_a_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "tinygrad_lr.cli", "train", "--epochs", "0"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env=ENV)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "tinygrad-lr train: error: argument --epochs: must be > 0, got 0 (see tinygrad-lr train --help)"

@@ -5,7 +5,7 @@ directory (figures land there). Two explicit markers, described in docs/index.md
 
 - a block fenced as ```python no-run is shown but not run (only for code that cannot
   run here, e.g. a shell session's Python or a placeholder path);
-- a file containing ``<!-- docs-test: needs-mnist -->`` reads the MNIST IDX files from
+- a file with the line ``<!-- docs-test: needs-mnist -->`` reads the MNIST IDX files from
   the environment variable ``MNIST_DIR``, which this test sets to ../shared/data/mnist;
   the file is skipped when those files are absent.
 """
@@ -22,7 +22,7 @@ from conftest import MNIST_DIR
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<code>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
-NEEDS_MNIST = "<!-- docs-test: needs-mnist -->"
+NEEDS_MNIST = re.compile(r"^<!-- docs-test: needs-mnist -->\s*$", re.MULTILINE)  # on a line of its own
 
 
 def python_blocks(text: str) -> list[tuple[int, str, bool]]:
@@ -44,7 +44,7 @@ def test_the_block_parser_sees_fences_markers_and_line_numbers():
 def test_python_blocks_run(path, tmp_path, monkeypatch):
     text = path.read_text()
     blocks = python_blocks(text)
-    if NEEDS_MNIST in text:
+    if NEEDS_MNIST.search(text):
         if not os.path.isdir(MNIST_DIR):
             pytest.skip(f"{path.name} needs the MNIST IDX files at {MNIST_DIR}")
         monkeypatch.setenv("MNIST_DIR", os.path.abspath(MNIST_DIR))
