@@ -125,16 +125,18 @@ def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
 
 
 class CrossEntropy(Function):
-    """Mean of -log softmax(logits)[i, labels[i]], fused (no one-hot, one softmax)."""
+    """Mean of -log softmax(logits)[i, labels[i]], fused: one n×C buffer, no one-hot."""
 
     @staticmethod
     def forward(ctx, logits, labels):
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
+        rows = np.arange(len(labels))
+        e = logits - logits.max(axis=1, keepdims=True)
+        picked = e[rows, labels].sum()
+        np.exp(e, out=e)
         total = e.sum(axis=1, keepdims=True)
         ctx.save_for_backward(logits)
         ctx.labels, ctx.exp, ctx.total = labels, e, total
-        return (np.log(total).sum() - shifted[np.arange(len(labels)), labels].sum()) / len(labels)
+        return (np.log(total).sum() - picked) / len(labels)
 
     @staticmethod
     def backward(ctx, grad):
@@ -144,10 +146,15 @@ class CrossEntropy(Function):
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
             onehot[np.arange(n), labels] = 1
             return (softmax(logits, axis=1) - onehot) * (grad / n)
-        scale = grad.data / n  # first order: (softmax - onehot)/n from forward's exp, in one pass
-        d = ctx.exp * (scale / ctx.total)
-        d[np.arange(n), labels] -= scale
-        return Tensor._make(d, None)
+        # First order: (softmax - onehot)/n, written over forward's exp buffer (taken, so
+        # a retained graph's second backward recomputes it).
+        e, ctx.exp = ctx.exp, None
+        if e is None:
+            e = np.exp(logits.data - logits.data.max(axis=1, keepdims=True))
+        scale = grad.data / n
+        e *= scale / ctx.total
+        e[np.arange(n), labels] -= scale
+        return Tensor._make(e, None)
 
 
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
