@@ -188,7 +188,13 @@ class MatMul(Function):
                 f"({a.shape[-1]} (dim {a.ndim - 1}) != {k_b} (dim {max(b.ndim - 2, 0)}))"
             )
         ctx.save_for_backward(a, b)
-        return a @ b
+        try:
+            return a @ b
+        except ValueError:  # the inner dimensions match, so the batch dimensions do not broadcast
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape}: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
+                "do not broadcast"
+            ) from None
 
     @staticmethod
     def backward(ctx, grad):
