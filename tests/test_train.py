@@ -42,7 +42,10 @@ def test_iris_binary_logistic_regression_any_learning_rate(lr, test_size):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="MNIST files not in ../shared/data/mnist")
+@pytest.mark.skipif(
+    not os.path.isfile(os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz")),
+    reason="MNIST files not in ../shared/data/mnist",
+)
 def test_softmax_regression_on_real_mnist_reaches_90_percent():
     X_train, y_train, X_test, y_test = data.load_mnist(MNIST_DIR)  # 8 000 / 2 000 of the t10k set
     model = models.SoftmaxRegression(784, 10, dtype=np.float32)
