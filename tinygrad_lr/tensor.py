@@ -29,7 +29,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         raise ValueError(f"Tensor: cannot make an array from the data given ({e})") from None
     kind = arr.dtype.kind
     if kind not in "fiub":
-        example = f" (e.g. {arr.flat[0]!r})" if arr.size else ""
+        example = f" (e.g. {arr.ravel()[:1].tolist()[0]!r})" if arr.size else ""  # tolist: 'abc', not np.str_('abc')
         raise TypeError(
             f"Tensor: cannot make a tensor from data of dtype {arr.dtype}{example}; only real numbers are supported"
         )
