@@ -12,6 +12,14 @@ from . import autograd, ops
 SUPPORTED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
+def _asarray(data: Any, dtype: Any = None, op: str = "Tensor") -> np.ndarray:
+    """``np.asarray``, with its conversion errors (ragged lists, ints beyond float range) named."""
+    try:
+        return np.asarray(data, dtype=dtype)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"{op}: cannot make an array from the data given ({e})") from None
+
+
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """float64 by default, float32 kept; refuse what cannot be differentiated."""
     if isinstance(data, Tensor):
@@ -23,13 +31,11 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             raise TypeError(f"Tensor: {dtype!r} is not a dtype; use float64 or float32") from None
         if dtype not in SUPPORTED_DTYPES:
             raise TypeError(f"Tensor: dtype {dtype} is not supported; use float64 or float32")
-    try:
-        arr = np.asarray(data)
-    except ValueError as e:  # ragged nested lists
-        raise ValueError(f"Tensor: cannot make an array from the data given ({e})") from None
+    arr = _asarray(data)
     kind = arr.dtype.kind
     if kind not in "fiub":
-        example = f" (e.g. {arr.ravel()[:1].tolist()[0]!r})" if arr.size else ""  # tolist: 'abc', not np.str_('abc')
+        # tolist() gives plain Python values: 'abc', not np.str_('abc')
+        example = f" (e.g. {arr.ravel()[:1].tolist()[0]!r:.60})" if arr.size else ""
         raise TypeError(
             f"Tensor: cannot make a tensor from data of dtype {arr.dtype}{example}; only real numbers are supported"
         )
@@ -195,8 +201,8 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, int | float | bool):
-            return Tensor._make(np.asarray(other, dtype=self.data.dtype), None)
-        arr = np.asarray(other)
+            return Tensor._make(_asarray(other, self.data.dtype), None)
+        arr = _asarray(other)
         return Tensor(arr, dtype=None if arr.dtype.kind == "f" else self.data.dtype)
 
     def __add__(self, other: Any) -> Tensor:
@@ -393,7 +399,7 @@ def _index(index: Any) -> Any:
         if isinstance(item, Tensor):
             item = item.data
         if isinstance(item, list):
-            item = np.asarray(item)
+            item = _asarray(item, op="getitem")
         if isinstance(item, np.ndarray):
             if item.dtype == bool:
                 out.extend(np.nonzero(item))
