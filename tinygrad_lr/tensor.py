@@ -324,7 +324,7 @@ class Tensor:
 
     def transpose(self, *axes: Any) -> Tensor:
         axes = _shape(axes, "transpose") if axes else tuple(reversed(range(self.data.ndim)))
-        if sorted(a % max(self.data.ndim, 1) for a in axes) != list(range(self.data.ndim)):
+        if sorted(a + self.data.ndim if a < 0 else a for a in axes) != list(range(self.data.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         return ops.Transpose.apply(self, axes=tuple(a % self.data.ndim for a in axes))
 
@@ -334,7 +334,7 @@ class Tensor:
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """NumPy's broadcasting, as a reshape to the full rank then an expand of the size-1 axes."""
-        shape = tuple(int(n) for n in shape)
+        shape = _shape((shape,), "broadcast_to")
         extra = len(shape) - self.data.ndim
         padded = (1,) * extra + self.data.shape
         if extra < 0 or any(m != 1 and m != n for m, n in zip(padded, shape)):
@@ -392,7 +392,7 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ..
 
 
 def _index(index: Any) -> Any:
-    """Tensors become integer arrays, boolean masks become integer index arrays."""
+    """Tensors and lists become arrays; boolean masks stay masks, so NumPy checks their shape."""
     items = index if isinstance(index, tuple) else (index,)
     out: list[Any] = []
     for item in items:
@@ -400,11 +400,9 @@ def _index(index: Any) -> Any:
             item = item.data
         if isinstance(item, list):
             item = _asarray(item, op="getitem")
-        if isinstance(item, np.ndarray):
-            if item.dtype == bool:
-                out.extend(np.nonzero(item))
-                continue
-            if item.dtype.kind not in "iu":
-                raise IndexError(f"getitem: index arrays must be integers or booleans, not {item.dtype}")
+            if item.size == 0:  # [] selects nothing, as in NumPy (not a float64 index)
+                item = item.astype(np.intp)
+        if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
+            raise IndexError(f"getitem: index arrays must be integers or booleans, not {item.dtype}")
         out.append(item)
-    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
+    return tuple(out) if isinstance(index, tuple) else out[0]
