@@ -1,0 +1,454 @@
+"""Every row of docs/errors.md, run: bad input raises exactly the documented type and message.
+
+The doc is the single place the expected messages live. Each table row there is
+``| `id` | bad input | `ExceptionType` | `message … fragments` |``; this file holds,
+under the same ids and in the same order, the call that makes each bad input.
+A test checks that the two lists match, so a row cannot lose its test and a test
+cannot lose its row. The message fragments (split at ``…``) must appear in the
+raised message in order.
+
+The second half shows that nothing is written half-way: a failed save keeps the
+old checkpoint and leaves no temporary file, a failed ``fit``/``backward``/refit/
+``load_state_dict`` leaves parameters, gradients and optimizer state as they were.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+import tinygrad_lr as tg
+from tinygrad_lr import Tensor, data, io, models, optim
+from tinygrad_lr import functional as F
+from tinygrad_lr.data import IDXError
+from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
+from tinygrad_lr.graph import GraphvizNotFoundError, render
+from tinygrad_lr.io import CheckpointError
+from tinygrad_lr.train import fit
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+ROW = re.compile(r"^\| `(?P<id>[a-z0-9-]+)` \| (?P<input>.+?) \| `(?P<error>\w+)` \| `(?P<message>[^`]+)` \|$", re.M)
+
+EXCEPTIONS: dict[str, type[Exception]] = {
+    e.__name__: e
+    for e in (
+        ValueError,
+        TypeError,
+        IndexError,
+        RuntimeError,
+        FileNotFoundError,
+        FloatingPointError,
+        tg.GraphFreedError,
+        tg.AnomalyError,
+        CheckpointError,
+        IDXError,
+        GraphvizNotFoundError,
+        NotFittedError,
+    )
+}
+
+
+@dataclass
+class Row:
+    id: str
+    error: str
+    fragments: list[str]
+
+
+def doc_rows() -> list[Row]:
+    rows = ROW.finditer(DOC.read_text())
+    return [Row(m["id"], m["error"], [f.strip() for f in m["message"].split("…")]) for m in rows]
+
+
+def documented_exceptions() -> set[type[Exception]]:
+    """The exception types the doc promises (test_fuzz accepts only these)."""
+    return {EXCEPTIONS[row.error] for row in doc_rows()}
+
+
+# ---- the bad inputs -------------------------------------------------------------------------------
+
+
+@dataclass
+class Env:
+    """What a case may need: a scratch directory and pytest's monkeypatch."""
+
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+
+
+@dataclass
+class Case:
+    id: str
+    error: type[Exception]
+    run: Callable[[Env], Any]
+
+
+def t23() -> Tensor:
+    return Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, name="w")
+
+
+def freed_graph(env: Env) -> None:
+    w = t23()
+    y = (w * w).sum()
+    y.backward()
+    y.backward()
+
+
+def grad_of_unused_input(env: Env) -> None:
+    w, u = t23(), Tensor(np.ones(2), requires_grad=True, name="u")
+    tg.grad((w * 2).sum(), [w, u])
+
+
+class WrongGradientCount(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+def anomaly(env: Env) -> None:
+    with tg.detect_anomaly():
+        Tensor([-1.0], requires_grad=True).log()
+
+
+def logits32() -> np.ndarray:
+    return np.zeros((3, 2))
+
+
+RNG = np.random.default_rng(0)
+X20 = RNG.standard_normal((20, 3))
+Y20 = np.arange(20) % 2
+
+
+def with_value(value: float) -> np.ndarray:
+    X = X20.copy()
+    X[4, 1] = value
+    return X
+
+
+def fit20(X: Any = X20, y: Any = Y20, model: models.Model | None = None, **kwargs: Any) -> Any:
+    return fit(models.SoftmaxRegression(3, 2) if model is None else model, X, y, **kwargs)
+
+
+def diverging_fit(env: Env) -> None:
+    model = models.MLP([1, 4, 2], activation="relu", dtype=np.float32)
+    with np.errstate(all="ignore"):
+        fit(model, np.array([[1e30], [-1e30]], np.float32), np.array([0, 1]), batch_size=2, epochs=5,
+            optimizer=optim.SGD(model.parameters(), lr=1e30))  # fmt: skip
+
+
+def write(env: Env, name: str, content: bytes) -> Path:
+    path = env.tmp / name
+    path.write_bytes(content)
+    return path
+
+
+def idx_header(n: int) -> bytes:
+    return b"\x00\x00\x08\x01" + n.to_bytes(4, "big")
+
+
+def checkpoint(env: Env, model: models.Model | None = None) -> Path:
+    path = env.tmp / "model.npz"
+    io.save(models.SoftmaxRegression(4, 2) if model is None else model, path)
+    return path
+
+
+def truncated_checkpoint(env: Env) -> None:
+    content = checkpoint(env).read_bytes()
+    io.load(write(env, "cut.npz", content[: len(content) // 2]))
+
+
+def object_array_checkpoint(env: Env) -> None:
+    with np.load(checkpoint(env)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["param/W"] = np.array([None, 1], dtype=object)
+    np.savez(env.tmp / "objects.npz", **arrays)
+    io.load(env.tmp / "objects.npz")
+
+
+def shape_mismatched_checkpoint(env: Env) -> None:
+    with np.load(checkpoint(env)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["param/W"] = np.ones((5, 2))
+    np.savez(env.tmp / "shape.npz", **arrays)
+    io.load(env.tmp / "shape.npz")
+
+
+def missing_dot(env: Env) -> None:
+    env.monkeypatch.setenv("PATH", str(env.tmp))  # an empty directory: no `dot` anywhere
+    render((t23() * 2).sum(), env.tmp / "graph.svg")
+
+
+def estimator(**params: Any) -> SoftmaxRegressionClassifier:
+    return SoftmaxRegressionClassifier(**params)
+
+
+CASES = [
+    # Tensor: shapes and dtypes
+    Case("add-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) + Tensor(np.ones(4))),
+    Case("sub-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) - Tensor(np.ones(4))),
+    Case("mul-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) * Tensor(np.ones(4))),
+    Case("div-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) / Tensor(np.ones(4))),
+    Case("pow-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) ** Tensor(np.ones(4))),
+    Case("array-operand-shape", ValueError, lambda env: np.ones(4) + Tensor(np.ones((2, 3)))),
+    Case("matmul-shape", ValueError, lambda env: Tensor(np.ones((5, 3))) @ Tensor(np.ones((4, 2)))),
+    Case("matmul-batch-shape", ValueError, lambda env: Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((5, 4, 2)))),
+    Case("matmul-scalar", ValueError, lambda env: Tensor(2.0) @ Tensor(np.ones(3))),
+    Case("data-string", TypeError, lambda env: Tensor("abc")),
+    Case("data-object", TypeError, lambda env: Tensor([None, 1])),
+    Case("data-complex", TypeError, lambda env: Tensor([1 + 2j])),
+    Case("data-float16", TypeError, lambda env: Tensor(np.ones(2, np.float16))),
+    Case("data-ragged", ValueError, lambda env: Tensor([[1, 2], [3]])),
+    Case("dtype-argument", TypeError, lambda env: Tensor([1.0], dtype=np.int64)),
+    Case("operand-string", TypeError, lambda env: Tensor(np.ones(3)) * "2"),
+    Case("bool-arithmetic", TypeError, lambda env: (Tensor(np.ones(3)) > 0) - (Tensor(np.ones(3)) > 0)),
+    Case("astype-int", TypeError, lambda env: t23().astype(np.int64)),
+    Case("axis-range", ValueError, lambda env: t23().sum(axis=2)),
+    Case("axis-type", TypeError, lambda env: t23().max(axis=1.5)),
+    Case("axis-repeated", ValueError, lambda env: t23().sum(axis=(0, -2))),
+    Case("mean-empty", ValueError, lambda env: Tensor(np.ones((0, 3))).mean()),
+    Case("max-empty", ValueError, lambda env: Tensor(np.ones((0, 3))).max(axis=0)),
+    Case("reshape-size", ValueError, lambda env: t23().reshape(4, 4)),
+    Case("reshape-type", TypeError, lambda env: t23().reshape(2.5, 3)),
+    Case("size-negative", ValueError, lambda env: Tensor.zeros(2, -1)),
+    Case("transpose-axes", ValueError, lambda env: t23().transpose(0, 0)),
+    Case("broadcast-shape", ValueError, lambda env: t23().broadcast_to((3, 3))),
+    Case("index-range", IndexError, lambda env: t23()[5]),
+    Case("index-float", IndexError, lambda env: t23()[np.array([0.5])]),
+    Case("item-non-scalar", ValueError, lambda env: t23().item()),
+    # autograd
+    Case("backward-non-scalar", ValueError, lambda env: (t23() * 2).backward()),
+    Case("backward-gradient-shape", ValueError, lambda env: (t23() * 2).backward(np.ones(3))),
+    Case("backward-no-grad", RuntimeError, lambda env: Tensor(np.ones(3)).sum().backward()),
+    Case("backward-freed-graph", tg.GraphFreedError, freed_graph),
+    Case("grad-no-grad", RuntimeError, lambda env: tg.grad((t23() * 2).sum(), [Tensor(np.ones(2))])),
+    Case("grad-unused", ValueError, grad_of_unused_input),
+    Case("custom-backward-count", ValueError, lambda env: WrongGradientCount.apply(t23()).sum().backward()),
+    Case("requires-grad-non-leaf", RuntimeError, lambda env: (t23() * 2).requires_grad_(False)),
+    Case("anomaly-nan", tg.AnomalyError, anomaly),
+    # losses
+    Case("ce-float-labels", TypeError, lambda env: F.cross_entropy(logits32(), np.array([0.0, 1.0, 1.0]))),
+    Case("ce-negative-label", ValueError, lambda env: F.cross_entropy(logits32(), np.array([0, -1, 1]))),
+    Case("ce-label-range", ValueError, lambda env: F.cross_entropy(logits32(), np.array([0, 2, 1]))),
+    Case("ce-labels-length", ValueError, lambda env: F.cross_entropy(logits32(), np.array([0, 1]))),
+    Case("ce-empty", ValueError, lambda env: F.cross_entropy(np.zeros((0, 2)), np.zeros(0, int))),
+    Case("bce-shape", ValueError, lambda env: F.binary_cross_entropy_with_logits(np.zeros(3), np.zeros(2))),
+    Case("one-hot-range", ValueError, lambda env: F.one_hot([0, 5], 3)),
+    # models
+    Case("model-features", ValueError, lambda env: models.SoftmaxRegression(3, 2)(np.ones((2, 4)))),
+    Case("model-size", ValueError, lambda env: models.SoftmaxRegression(3, 0)),
+    Case("model-size-type", TypeError, lambda env: models.LogisticRegression(2.5)),
+    Case("mlp-activation", ValueError, lambda env: models.MLP([2, 3, 2], activation="gelu")),
+    # fit
+    Case("fit-nan", ValueError, lambda env: fit20(with_value(np.nan))),
+    Case("fit-inf", ValueError, lambda env: fit20(with_value(-np.inf))),
+    Case("fit-label-range", ValueError, lambda env: fit20(y=np.r_[Y20[:-1], 2])),
+    Case("fit-label-negative", ValueError, lambda env: fit20(y=np.r_[-1, Y20[1:]])),
+    Case("fit-label-float", TypeError, lambda env: fit20(y=Y20 + 0.5)),
+    Case("fit-labels-length", ValueError, lambda env: fit20(y=Y20[:-1])),
+    Case("fit-empty", ValueError, lambda env: fit20(X20[:0], Y20[:0])),
+    Case("fit-x-dtype", TypeError, lambda env: fit20(X20.astype(str))),
+    Case("fit-epochs", ValueError, lambda env: fit20(epochs=0)),
+    Case("fit-batch-size", ValueError, lambda env: fit20(batch_size=0)),
+    Case("fit-other-optimizer", ValueError,
+         lambda env: fit20(optimizer=optim.SGD(models.SoftmaxRegression(3, 2).parameters(), lr=0.1))),
+    Case("fit-diverges", FloatingPointError, diverging_fit),
+    # optimizers
+    Case("lr-zero", ValueError, lambda env: optim.SGD(t23(), lr=0)),
+    Case("lr-negative", ValueError, lambda env: optim.Adam([t23()], lr=-0.1)),
+    Case("lr-nan", ValueError, lambda env: optim.SGD([t23()], lr=float("nan"))),
+    Case("lr-type", TypeError, lambda env: optim.SGD([t23()], lr="0.1")),
+    Case("optimizer-no-parameters", ValueError, lambda env: optim.Adam([])),
+    # data
+    Case("batch-size", ValueError, lambda env: list(data.batches(X20, Y20, 0))),
+    Case("batch-labels-length", ValueError, lambda env: list(data.batches(X20, Y20[:5], 4))),
+    Case("idx-missing", FileNotFoundError, lambda env: data.load_idx(env.tmp / "nope-idx1-ubyte")),
+    Case("idx-magic", IDXError, lambda env: data.load_idx(write(env, "f.idx", b"\x01\x02\x08\x01"))),
+    Case("idx-truncated", IDXError, lambda env: data.load_idx(write(env, "f.idx", idx_header(16) + b"abc"))),
+    Case("idx-gzip-corrupt", IDXError,
+         lambda env: data.load_idx(write(env, "f.gz", gzip.compress(idx_header(16) + bytes(16))[:-12]))),
+    Case("mnist-missing", FileNotFoundError, lambda env: data.load_mnist(env.tmp)),
+    # checkpoints
+    Case("checkpoint-missing", FileNotFoundError, lambda env: io.load(env.tmp / "nope.npz")),
+    Case("checkpoint-truncated", CheckpointError, truncated_checkpoint),
+    Case("checkpoint-not-npz", CheckpointError, lambda env: io.load(write(env, "notes.npz", b"hello"))),
+    Case("checkpoint-foreign-npz", CheckpointError,
+         lambda env: (np.savez(env.tmp / "other.npz", a=np.ones(3)), io.load(env.tmp / "other.npz"))),
+    Case("checkpoint-pickle", CheckpointError,
+         lambda env: io.load(write(env, "evil.npz", pickle.dumps({"a": 1})))),
+    Case("checkpoint-object-array", CheckpointError, object_array_checkpoint),
+    Case("checkpoint-shape", CheckpointError, shape_mismatched_checkpoint),
+    Case("checkpoint-no-optimizer", CheckpointError,
+         lambda env: io.load_checkpoint(checkpoint(env)).restore_optimizer()),
+    Case("save-not-a-model", TypeError, lambda env: io.save({"W": np.ones(2)}, env.tmp / "m.npz")),
+    Case("save-extra-not-json", TypeError,
+         lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra={"when": object()})),
+    # graph
+    Case("dot-missing", GraphvizNotFoundError, missing_dot),
+    Case("draw-not-tensor", TypeError, lambda env: tg.draw(np.ones(3))),
+    # estimators
+    Case("estimator-nan", ValueError, lambda env: estimator().fit(with_value(np.nan), Y20)),
+    Case("estimator-complex", ValueError, lambda env: estimator().fit(X20 + 1j, Y20)),
+    Case("estimator-labels-continuous", ValueError, lambda env: estimator().fit(X20, Y20 + 0.5)),
+    Case("estimator-labels-length", ValueError, lambda env: estimator().fit(X20, Y20[:-1])),
+    Case("estimator-empty", ValueError, lambda env: estimator().fit(X20[:0], Y20[:0])),
+    Case("estimator-one-class", ValueError, lambda env: estimator().fit(X20, np.zeros(20, int))),
+    Case("estimator-binary-only", ValueError, lambda env: LogisticRegressionClassifier().fit(X20, np.arange(20) % 3)),
+    Case("estimator-c", ValueError, lambda env: estimator(C=0).fit(X20, Y20)),
+    Case("estimator-learning-rate", ValueError, lambda env: estimator(solver="adam", learning_rate=-1).fit(X20, Y20)),
+    Case("estimator-max-iter", ValueError, lambda env: estimator(max_iter=0).fit(X20, Y20)),
+    Case("estimator-batch-size", ValueError, lambda env: estimator(solver="sgd", batch_size=0).fit(X20, Y20)),
+    Case("estimator-solver", ValueError, lambda env: MLPClassifier(solver="newton").fit(X20, Y20)),
+    Case("estimator-not-fitted", NotFittedError, lambda env: estimator().predict(X20)),
+    Case("estimator-features", ValueError, lambda env: estimator().fit(X20, Y20).predict(X20[:, :2])),
+    Case("estimator-diverges", FloatingPointError,
+         lambda env: estimator(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_bad_input_raises_the_documented_error(case, tmp_path, monkeypatch):
+    row = {r.id: r for r in doc_rows()}[case.id]
+    with pytest.raises(Exception) as info:
+        case.run(Env(tmp_path, monkeypatch))
+    error = info.value
+    assert type(error) is case.error, f"{case.id}: {type(error).__name__}: {error}"
+    assert row.error == case.error.__name__
+    message, position = str(error), 0
+    for fragment in row.fragments:
+        found = message.find(fragment, position)
+        assert found >= 0, f"{case.id}: {fragment!r} not in {message[position:]!r}"
+        position = found + len(fragment)
+
+
+def test_the_doc_and_the_cases_list_the_same_ids_in_the_same_order():
+    rows = doc_rows()
+    assert [r.id for r in rows] == [c.id for c in CASES]
+    assert len(rows) >= 25
+    assert all(r.error in EXCEPTIONS for r in rows)
+
+
+def test_documented_errors_are_specific_and_mostly_built_in():
+    documented = documented_exceptions()
+    assert Exception not in documented and not any(issubclass(e, (AttributeError, KeyError)) for e in documented
+                                                   if e is not NotFittedError)  # fmt: skip
+    assert {ValueError, TypeError, IndexError} <= documented
+
+
+# ---- nothing is written half-way ----------------------------------------------------------------------
+
+
+def snapshot(model: models.Model) -> list[bytes]:
+    return [p.data.tobytes() for p in model.parameters()]
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+@pytest.mark.parametrize("failing", ["savez", "fsync", "replace"])
+def test_a_save_failing_at_any_step_keeps_the_old_checkpoint_and_leaves_no_temp_file(tmp_path, monkeypatch, failing):
+    """test_io covers an interrupt in the middle of writing; here the disk fills up, fsync fails, the rename fails."""
+    path = tmp_path / "model.npz"
+    io.save(models.SoftmaxRegression(4, 3, seed=1), path)
+    old = path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    target = {"savez": io.np, "fsync": io.os, "replace": io.os}[failing]
+    monkeypatch.setattr(target, failing, disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        io.save(models.SoftmaxRegression(4, 3, seed=2), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old and files_in(tmp_path) == ["model.npz"]
+    assert snapshot(io.load(path)) == snapshot(models.SoftmaxRegression(4, 3, seed=1))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(extra={"when": object()}),
+        dict(rng=np.random.RandomState(0)),
+        dict(rng=np.random.Generator(np.random.MT19937(0))),
+    ],
+    ids=["extra-not-json", "legacy-rng", "mt19937-rng"],
+)
+def test_a_save_refused_for_bad_arguments_touches_nothing(tmp_path, bad):
+    path = tmp_path / "model.npz"
+    io.save(models.LogisticRegression(3), path)
+    old = path.read_bytes()
+    with pytest.raises((TypeError, ValueError)):
+        io.save(models.LogisticRegression(3, seed=9), path, **bad)
+    assert path.read_bytes() == old and files_in(tmp_path) == ["model.npz"]
+
+
+def test_a_refused_fit_leaves_parameters_optimizer_and_rng_untouched():
+    """test_train checks the parameters for every bad input; here also the optimizer state and the caller's RNG."""
+    model = models.SoftmaxRegression(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(3)
+    fit(model, X20, Y20, optimizer=opt, epochs=2, seed=rng)
+    before = snapshot(model), opt.steps, [b.copy() for b in opt.buffers["m"]], rng.bit_generator.state
+    with pytest.raises(ValueError, match="X contains nan"):
+        fit(model, with_value(np.nan), Y20, optimizer=opt, epochs=2, seed=rng)
+    assert snapshot(model) == before[0] and opt.steps == before[1]
+    assert all(np.array_equal(a, b) for a, b in zip(opt.buffers["m"], before[2]))
+    assert rng.bit_generator.state == before[3]
+
+
+def test_a_failed_backward_leaves_every_grad_untouched():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    y = a.sum() + (b * b).sum()  # a's gradient is ready before the freed Mul is reached
+    y.backward()
+    grads = a.grad.data.copy(), b.grad.data.copy()
+    with pytest.raises(tg.GraphFreedError):
+        y.backward()
+    np.testing.assert_array_equal(a.grad.data, grads[0])
+    np.testing.assert_array_equal(b.grad.data, grads[1])
+
+
+@pytest.mark.parametrize(
+    "bad_fit",
+    [
+        lambda est: est.fit(with_value(np.nan), Y20),
+        lambda est: est.set_params(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20),  # diverges mid-training
+    ],
+    ids=["bad-input", "diverges"],
+)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_failed_refit_keeps_the_fitted_estimator(bad_fit):
+    est = estimator(solver="newton").fit(X20, Y20)
+    coef, proba = est.coef_.copy(), est.predict_proba(X20)
+    with pytest.raises((ValueError, FloatingPointError)):
+        bad_fit(est)
+    np.testing.assert_array_equal(est.coef_, coef)
+    np.testing.assert_array_equal(est.predict_proba(X20), proba)
+
+
+def test_a_refused_optimizer_state_leaves_the_optimizer_as_it_was():
+    model = models.SoftmaxRegression(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    fit(model, X20, Y20, optimizer=opt, epochs=1)
+    state = opt.state_dict()
+    bad = {**state, "buffers": {**state["buffers"], "v": [np.ones((9, 9)), None]}}
+    with pytest.raises(ValueError, match="has shape"):
+        opt.load_state_dict(bad)
+    after = opt.state_dict()
+    assert after["steps"] == state["steps"] and after["hyper"] == state["hyper"]
+    for key, bufs in state["buffers"].items():
+        assert all(np.array_equal(x, y) for x, y in zip(bufs, after["buffers"][key]))
