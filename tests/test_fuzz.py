@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning
@@ -30,6 +30,8 @@ TENSOR_ERRORS = {ValueError, TypeError, IndexError, RuntimeError} & DOCUMENTED
 NAMED = re.compile(r"^[A-Za-z_][\w.]*(\(\))?: ")  # "add: ...", "Tensor: ...", "item(): ..."
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow, 0/0: values, not errors
+# Fuzzing is about volume and each example is cheap: at least 200 examples, more under the `deep` profile.
+fuzz = settings(max_examples=max(200, settings().max_examples))
 
 # ---- strategies -----------------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ def same_values(ours: np.ndarray, theirs) -> None:
 # ---- constructors -----------------------------------------------------------------------------------
 
 
+@fuzz
 @given(
     data=raw_values,
     requires_grad=st.booleans(),
@@ -129,6 +132,7 @@ def test_constructor(data, requires_grad, dtype):
     assert t.shape == np.shape(np.asarray(data))
 
 
+@fuzz
 @given(shape=st.lists(st.one_of(st.integers(-2, 3), st.floats(0, 3), st.text(max_size=1)), max_size=3),
        factory=st.sampled_from(["zeros", "ones", "randn"]),
        dtype=st.sampled_from([np.float64, np.float32, np.int64, "nonsense"]))  # fmt: skip
@@ -152,6 +156,7 @@ BINARY = {
 }
 
 
+@fuzz
 @given(
     a=tensors,
     other=st.one_of(tensors, raw_values),
@@ -198,6 +203,7 @@ axes = st.one_of(
 )
 
 
+@fuzz
 @given(x=tensors, reduction=st.sampled_from(["sum", "mean", "max", "min"]), axis=axes, keepdims=st.booleans())
 def test_reductions(x, reduction, axis, keepdims):
     out, error = attempt(lambda: getattr(x, reduction)(axis=axis, keepdims=keepdims))
@@ -215,6 +221,7 @@ def test_reductions(x, reduction, axis, keepdims):
 sizes = st.lists(st.one_of(st.integers(-2, 6), st.floats(0, 4), st.text(max_size=1), st.none()), max_size=4)
 
 
+@fuzz
 @given(x=tensors, shape=sizes, how=st.sampled_from(["reshape", "transpose", "broadcast_to"]))
 def test_shape_ops(x, shape, how):
     out, error = attempt(lambda: getattr(x, how)(*shape) if how != "broadcast_to" else x.broadcast_to(shape))
@@ -243,6 +250,7 @@ index_items = st.one_of(
 )
 
 
+@fuzz
 @given(x=tensors, index=st.one_of(index_items, st.tuples(index_items, index_items)))
 def test_indexing(x, index):
     out, error = attempt(lambda: x[index])
@@ -265,6 +273,7 @@ def _integer_arrays(index) -> bool:
 # ---- backward -------------------------------------------------------------------------------------------
 
 
+@fuzz
 @given(
     x=tensors,
     unary=st.sampled_from(["exp", "log", "tanh", "sigmoid", "relu", "sqrt", "T", "neg"]),
@@ -282,6 +291,7 @@ def test_backward(x, unary, gradient, reduce):
     assert gradient is not None or y.size == 1  # a non-scalar output needs a gradient
 
 
+@fuzz
 @given(x=tensors, n=st.integers(0, 3))
 def test_item_and_grad_need_the_right_tensors(x, n):
     _, error = attempt(lambda: x.item())
@@ -328,6 +338,7 @@ def estimator_data(draw):
     return X, y
 
 
+@fuzz
 @given(
     Xy=estimator_data(),
     kind=st.sampled_from(sorted(ESTIMATORS)),
