@@ -165,6 +165,14 @@ def test_transpose(data):
     check(lambda t: t.T * weights.reshape(x.T.shape), x)
 
 
+@pytest.mark.parametrize("perm", [(1, 2, 0), (2, 0, 1), (0, 2, 1)])
+def test_transpose_needs_the_inverse_permutation(perm):
+    """A 3-cycle is not its own inverse, and unequal sides make a wrong one visible."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    weights = np.arange(24.0).reshape(x.transpose(perm).shape)
+    check(lambda t: t.transpose(*perm) * weights, x)
+
+
 @given(data=st.data())
 def test_broadcast_to(data):
     small, big = data.draw(tgt.broadcastable_shapes(2, **SMALL))
