@@ -3,14 +3,19 @@
 A node keeps its input tensors and never its output, so a graph has no reference
 cycles and reference counting frees it at once; ``backward`` also drops each
 node's saved arrays as it passes. Measured three ways: the resident set size
-(RSS, from /proc/self/statm) over 10 000 softmax-regression steps, weak references
-to every tensor and node of one step's graph, and a control showing that the RSS
-probe does see a leak when the graphs are kept alive.
+(RSS, from /proc/self/statm) over 10 000 softmax-regression steps, in a fresh
+interpreter so pages freed by earlier tests cannot hide a leak; a control showing
+that the same probe does see a leak when the graphs are kept alive; and weak
+references to every tensor and node of one step's graph.
 """
 
 import gc
+import json
 import os
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,25 +56,50 @@ def graph_of(root: Tensor) -> tuple[list[Tensor], list[object]]:
     return tensors, nodes
 
 
-def test_ten_thousand_training_steps_keep_rss_flat():
+def train(steps: int, keep_graphs: bool) -> tuple[int, list[float]]:
+    """RSS growth over ``steps`` steps after a warm-up, and the losses; ``keep_graphs`` leaks on purpose."""
     X, y, model, opt = problem()
+    kept = []
 
-    def step() -> float:
+    def step(keep: bool) -> float:
         loss = model.loss(X, y, l2=1e-3)
         opt.zero_grad()
-        loss.backward()
+        loss.backward(retain_graph=keep)
         opt.step()
+        if keep:
+            kept.append(loss)
         return loss.item()
 
     for _ in range(500):  # warm-up: optimizer buffers, NumPy's and the allocator's caches
-        step()
+        step(keep=False)
     gc.collect()
     before = rss()
-    losses = [step() for _ in range(STEPS)]
+    losses = [step(keep_graphs) for _ in range(steps)]
     gc.collect()
-    growth = rss() - before
+    return rss() - before, losses
+
+
+def train_in_a_fresh_process(steps: int, keep_graphs: bool) -> tuple[int, list[float]]:
+    """Run :func:`train` in a new interpreter: RSS in this one depends on what earlier tests freed
+    (reused free pages would hide a leak)."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = [sys.executable, __file__, str(steps), "keep" if keep_graphs else "free"]
+    done = subprocess.run(args, env=env, cwd=root, capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(done.stdout)
+    return result["growth"], result["losses"]
+
+
+def test_ten_thousand_training_steps_keep_rss_flat():
+    growth, losses = train_in_a_fresh_process(STEPS, keep_graphs=False)
     assert growth < BOUND, f"RSS grew by {growth / 2**20:.1f} MiB over {STEPS} steps"
     assert losses[-1] < losses[0]  # it really trained
+
+
+def test_the_rss_probe_sees_a_leak_when_graphs_are_kept():
+    """The control: keeping each step's graph (retain_graph, loss stored) grows RSS far past the bound."""
+    growth, _ = train_in_a_fresh_process(2_000, keep_graphs=True)
+    assert growth > BOUND
 
 
 def test_no_tensor_or_node_of_a_step_survives_it_even_without_the_cycle_collector():
@@ -93,23 +123,6 @@ def test_no_tensor_or_node_of_a_step_survives_it_even_without_the_cycle_collecto
         gc.enable()
 
 
-def test_the_rss_probe_sees_a_leak_when_graphs_are_kept():
-    """The control: keeping each step's graph (retain_graph, loss stored) grows RSS far past the bound."""
-    X, y, model, opt = problem()
-    kept = []
-
-    def step(retain: bool) -> None:
-        loss = model.loss(X, y, l2=1e-3)
-        opt.zero_grad()
-        loss.backward(retain_graph=retain)
-        opt.step()
-        if retain:
-            kept.append(loss)
-
-    for _ in range(500):
-        step(retain=False)
-    gc.collect()
-    before = rss()
-    for _ in range(2_000):
-        step(retain=True)
-    assert rss() - before > BOUND
+if __name__ == "__main__":  # the child of train_in_a_fresh_process
+    growth, losses = train(int(sys.argv[1]), keep_graphs=sys.argv[2] == "keep")
+    print(json.dumps({"growth": growth, "losses": losses[:1] + losses[-1:]}))
