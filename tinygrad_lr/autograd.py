@@ -25,12 +25,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from .tensor import Tensor
 
 
-class _GradMode:
-    """Whether new operations are recorded, and whether they are checked for NaN/inf."""
+class _State:
+    """Whether new operations are recorded, and whether they are checked for NaN/inf.
 
-    enabled = True
-    anomaly = False
-    backward_of: Function | None = None  # under detect_anomaly: the node whose backward is running
+    An instance, not class attributes: writing a class attribute invalidates
+    CPython's attribute caches, and the switches flip on every backward.
+    """
+
+    __slots__ = ("enabled", "anomaly", "backward_of")
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.anomaly = False
+        self.backward_of: Function | None = None  # under detect_anomaly: the node whose backward runs
+
+
+_GradMode = _State()
 
 
 class _set_grad_enabled:
@@ -205,7 +215,11 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
-        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
+        tensors = inputs
+        for x in inputs:
+            if not isinstance(x, Tensor):  # numbers and arrays become constants
+                tensors = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
+                break
         ctx = cls.__new__(cls)
         record = False
         if _GradMode.enabled:
@@ -215,7 +229,12 @@ class Function:
                     ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
                     break
         try:
-            data = cls.forward(ctx, *[t.data for t in tensors], **options)
+            if len(tensors) == 2:  # the common cases without building an argument list
+                data = cls.forward(ctx, tensors[0].data, tensors[1].data, **options)
+            elif len(tensors) == 1:
+                data = cls.forward(ctx, tensors[0].data, **options)
+            else:
+                data = cls.forward(ctx, *[t.data for t in tensors], **options)
         except (ValueError, IndexError, TypeError) as e:
             name = cls.op_name()
             message = str(e)
@@ -262,18 +281,27 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     """Tensors that need grad, each after all of its inputs (iterative DFS, no recursion)."""
     order: list[Tensor] = []
     seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
-    while stack:
-        t, finished = stack.pop()
-        if finished:
-            order.append(t)
+    for root in roots:
+        if id(root) in seen:
             continue
-        if id(t) in seen:
+        seen.add(id(root))
+        if root._ctx is None:
+            order.append(root)
             continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._ctx is not None:
-            stack.extend((p, False) for p in t._ctx.parents if p.requires_grad and id(p) not in seen)
+        stack = [(root, iter(root._ctx.parents))]
+        while stack:
+            t, parents = stack[-1]
+            for p in parents:  # resumes where this node's last visit stopped
+                if p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
+                    if p._ctx is None:
+                        order.append(p)
+                    else:
+                        stack.append((p, iter(p._ctx.parents)))
+                        break
+            else:
+                stack.pop()
+                order.append(t)
     return order
 
 
@@ -324,7 +352,9 @@ def _backprop(
             try:
                 in_grads = type(ctx).backward(ctx, g)
             finally:
-                ctx._output = _GradMode.backward_of = None
+                ctx._output = None
+                if _GradMode.anomaly:
+                    _GradMode.backward_of = None
             if not retain_graph:
                 ctx._saved = None
             if not isinstance(in_grads, tuple):
