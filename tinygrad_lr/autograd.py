@@ -200,18 +200,13 @@ class Function:
                 f"{self.op_name()}: its saved values were freed by an earlier backward; "
                 "call backward(retain_graph=True) the first time to go through the graph twice"
             )
-        return tuple(self._as_graph_tensor(a) for a in saved)
-
-    def _as_graph_tensor(self, array: np.ndarray) -> Tensor:
-        # Identity, not equality: the saved input is that very tensor, so a second
-        # derivative flows through it. Anything else saved is a constant.
-        for parent in self.parents:
-            if parent.data is array:
-                return parent
+        # Identity, not equality: a saved input (or the output) is that very tensor, so a
+        # second derivative flows through it. Anything else saved is a constant.
+        known = {id(t.data): t for t in self.parents}
         out = getattr(self, "_output", None)
-        if out is not None and out.data is array:
-            return out
-        return Tensor(array)
+        if out is not None:
+            known[id(out.data)] = out
+        return tuple([known[id(a)] if id(a) in known else Tensor(a) for a in saved])
 
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
@@ -270,10 +265,15 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if gshape == shape:
         return grad
     extra = len(gshape) - len(shape)
-    if extra < 0 or any(n != 1 and n != gshape[extra + i] for i, n in enumerate(shape)):
+    if extra < 0:
         raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
-    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
-    summed = ops.Sum.apply(grad, axis=axes, keepdims=False)
+    axes = list(range(extra))  # leading axes the broadcast added
+    for i, n in enumerate(shape):
+        if n != gshape[extra + i]:
+            if n != 1:
+                raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
+            axes.append(extra + i)  # size-1 axes the broadcast stretched
+    summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
     return summed if summed.data.shape == shape else summed.reshape(shape)
 
 
@@ -357,21 +357,25 @@ def _backprop(
                     _GradMode.backward_of = None
             if not retain_graph:
                 ctx._saved = None
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if len(in_grads) != len(ctx.parents):
+            parents = ctx.parents
+            if len(in_grads) != len(parents):
                 raise ValueError(
-                    f"{ctx.op_name()}: backward returned {len(in_grads)} gradients for {len(ctx.parents)} inputs"
+                    f"{ctx.op_name()}: backward returned {len(in_grads)} gradients for {len(parents)} inputs"
                 )
-            for i, (p, pg) in enumerate(zip(ctx.parents, in_grads)):
+            for i in range(len(parents)):
+                pg, p = in_grads[i], parents[i]
                 if pg is None or not p.requires_grad:
                     continue
-                if type(pg) is not Tensor or pg.data.shape != p.data.shape or pg.data.dtype != p.data.dtype:
+                pdata, gdata = p.data, getattr(pg, "data", None)
+                if type(pg) is not Tensor or gdata.shape != pdata.shape or gdata.dtype != pdata.dtype:
                     pg = _as_gradient(pg, p, ctx.op_name(), i)
                 if _GradMode.anomaly:
                     _check_backward(ctx, i, pg)
-                prev = grads.get(id(p))
-                grads[id(p)] = pg if prev is None else prev + pg
+                key = id(p)
+                prev = grads.get(key)
+                grads[key] = pg if prev is None else prev + pg
         # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
         # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
         shared = {id(s.data) for s in seeds}
@@ -386,7 +390,7 @@ def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
             raise ValueError(
                 f"{what}: output of shape {output.shape} is not a scalar; pass a gradient of the same shape"
             )
-        return Tensor._make(np.ones_like(output.data), None)
+        return Tensor._make(np.ones(output.data.shape, output.data.dtype), None)
     g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")

@@ -127,10 +127,8 @@ class Tanh(Function):
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1/(1+exp(-x)) that only ever exponentiates -|x|, so it cannot overflow."""
-    e = np.exp(-np.abs(x))
-    s = 1 / (1 + e)
-    return np.where(x >= 0, s, e * s)
+    """1/(1+exp(-x)) as exp(x - softplus(x)): the exponent is never positive, so no overflow."""
+    return np.exp(x - np.logaddexp(0.0, x))
 
 
 class Sigmoid(Function):
@@ -200,8 +198,8 @@ class MatMul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: no reshapes
-            return (grad.reshape(-1, 1) * b if need_a else None), (a.T @ grad if need_b else None)
+        if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: Xᵀg = gX, no reshapes
+            return (grad.reshape(-1, 1) * b if need_a else None), (grad @ a if need_b else None)
         # Treat vectors as a row (a) or a column (b), then drop that axis again.
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
         b2 = b if b.ndim > 1 else b.reshape(-1, 1)

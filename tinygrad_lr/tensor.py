@@ -188,7 +188,7 @@ class Tensor:
 
     def _accumulate_grad(self, g: Tensor, owned: bool) -> None:
         """Add ``g`` to ``.grad``; ``owned`` says g's buffer belongs to no one else (no copy needed)."""
-        if autograd.is_grad_enabled():  # create_graph: keep the sum differentiable
+        if autograd._GradMode.enabled:  # create_graph: keep the sum differentiable
             self.grad = g if self.grad is None else self.grad + g
         elif self.grad is None:
             self.grad = g if owned else Tensor._make(g.data.copy(), None)
