@@ -1,7 +1,10 @@
 """Checkpoints: exact round trips, atomic saves, bit-identical resumption, and hostile or broken files."""
 
+import errno
 import json
+import os
 import pickle
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -82,6 +85,51 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
     with pytest.raises(FileNotFoundError, match="the directory .*absent does not exist"):
         io.save(models.LogisticRegression(3), tmp_path / "absent" / "x.npz")
     assert files_in(tmp_path) == []
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test and restore it afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_a_new_checkpoint_gets_the_permissions_open_would_give(tmp_path, umask, mask, mode):
+    umask(mask)
+    io.save(models.LogisticRegression(3), tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").stat().st_mode & 0o7777 == mode
+
+
+def test_overwriting_keeps_the_old_files_permissions(tmp_path, umask):
+    umask(0o022)
+    path = tmp_path / "m.npz"
+    io.save(models.LogisticRegression(3), path)
+    path.chmod(0o640)
+    io.save(models.LogisticRegression(3, seed=2), path)
+    assert path.stat().st_mode & 0o7777 == 0o640
+    np.testing.assert_array_equal(io.load(path).w.data, models.LogisticRegression(3, seed=2).w.data)
+
+
+def test_save_into_a_bad_place_names_the_place_and_writes_nothing(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"the directory .*a_file does not exist"):
+        io.save(models.LogisticRegression(3), tmp_path / "a_file" / "x.npz")  # a path through a file
+    (tmp_path / "a_dir").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"save: .*a_dir is a directory, not a file name"):
+        io.save(models.LogisticRegression(3), tmp_path / "a_dir")
+    assert files_in(tmp_path) == ["a_dir", "a_file"] and files_in(tmp_path / "a_dir") == []
+
+    def denied(dir, prefix, suffix):  # as mkstemp fails in a read-only directory (root is never refused)
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, prefix + "xyz" + suffix))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError) as info:
+        io.save(models.LogisticRegression(3), tmp_path / "x.npz")
+    assert f"cannot create a file in the directory {tmp_path} (Permission denied)" in str(info.value)
+    assert ".tmp" not in str(info.value)
 
 
 # ---- resuming --------------------------------------------------------------------------------------

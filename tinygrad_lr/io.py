@@ -4,7 +4,8 @@ Safe by construction: the file holds only numeric arrays and one JSON string,
 it is read with ``np.load(..., allow_pickle=False)``, and the model class comes
 from a fixed list. Loading a checkpoint never executes code, whatever the file
 contains. Saving is atomic: the new file is written next to the old one and
-swapped in with ``os.replace``, so an interrupted save leaves the old file intact.
+swapped in with ``os.replace``, so an interrupted save leaves the old file intact; it
+gets the old file's permissions, or those ``open()`` would give a new one.
 """
 
 from __future__ import annotations
@@ -103,16 +104,33 @@ def save(
     _write_atomically(os.fspath(path), arrays)
 
 
+def _new_file_mode(path: str) -> int:
+    """The permissions ``path`` should end up with: the old file's when overwriting, else what ``open()`` gives."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only portable way to read the umask is to set it...
+        os.umask(umask)  # ...and put it back at once
+        return 0o666 & ~umask
+
+
 def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write a temporary file next to ``path`` (mkstemp makes it 0600), give it the final mode, swap it in."""
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save: the directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"save: {path} is a directory, not a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(f"save: the directory {directory} does not exist") from None
+    except OSError as e:
+        raise OSError(e.errno, f"save: cannot create a file in the directory {directory} ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, allow_pickle=False, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
