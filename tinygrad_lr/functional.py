@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from .autograd import Function, is_grad_enabled
-from .ops import stable_sigmoid
 from .tensor import Tensor
 
 
@@ -87,14 +86,18 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, z, y):
         ctx.save_for_backward(z, y)
-        return (_softplus(z) - z * y).sum() / z.size  # not .mean(): its Python wrapper costs more here
+        ctx.softplus = _softplus(z)
+        return (ctx.softplus - z * y).sum() / z.size  # not .mean(): its Python wrapper costs more here
 
     @staticmethod
     def backward(ctx, grad):
         z, y = ctx.saved_tensors
         need_z, need_y = ctx.needs_input_grad
-        if not is_grad_enabled() and not need_y:  # first order: the same formula in plain NumPy
-            return Tensor._make((stable_sigmoid(z.data) - y.data) * (grad.data / z.data.size), None), None
+        if not is_grad_enabled() and not need_y:  # first order: σ(z) = exp(z - softplus(z)) in plain NumPy
+            d = np.exp(z.data - ctx.softplus)
+            d -= y.data
+            d *= grad.data / z.data.size
+            return Tensor._make(d, None), None
         scale = grad / z.data.size
         return ((z.sigmoid() - y) * scale if need_z else None), (-z * scale if need_y else None)
 

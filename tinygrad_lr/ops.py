@@ -170,6 +170,16 @@ class Cast(Function):
 # ---- linear algebra ---------------------------------------------------------------
 
 
+def _matmul_error(sa: tuple[int, ...], sb: tuple[int, ...]) -> str:
+    if not sa or not sb:
+        return f"matmul: shapes {sa} and {sb}: scalars cannot be matrix-multiplied (use *)"
+    k_b = sb[-2] if len(sb) > 1 else sb[0]
+    if sa[-1] != k_b:
+        dims = f"{sa[-1]} (dim {len(sa) - 1}) != {k_b} (dim {max(len(sb) - 2, 0)})"
+        return f"matmul: shapes {sa} and {sb} are not aligned ({dims})"
+    return f"matmul: shapes {sa} and {sb}: batch dimensions {sa[:-2]} and {sb[:-2]} do not broadcast"
+
+
 def _swap_last(t):
     return t.T if t.ndim == 2 else t.transpose(*range(t.ndim - 2), t.ndim - 1, t.ndim - 2)
 
@@ -177,22 +187,11 @@ def _swap_last(t):
 class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape}: scalars cannot be matrix-multiplied (use *)")
-        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
-        if a.shape[-1] != k_b:
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape} are not aligned "
-                f"({a.shape[-1]} (dim {a.ndim - 1}) != {k_b} (dim {max(b.ndim - 2, 0)}))"
-            )
         ctx.save_for_backward(a, b)
         try:
             return a @ b
-        except ValueError:  # the inner dimensions match, so the batch dimensions do not broadcast
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape}: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
-                "do not broadcast"
-            ) from None
+        except ValueError:  # explain NumPy's gufunc message in terms of the two shapes
+            raise ValueError(_matmul_error(a.shape, b.shape)) from None
 
     @staticmethod
     def backward(ctx, grad):
