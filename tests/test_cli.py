@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from conftest import MNIST_DIR
+from test_graph import assert_only_the_old_file, disk_fills_up_writing
 
 from tinygrad_lr import cli, io, reference
 from tinygrad_lr.estimators import LogisticRegressionClassifier
@@ -192,6 +193,33 @@ def test_sweep_runs_gridsearchcv_in_parallel_and_matches_a_direct_fit(capsys, tm
     assert cell["test_accuracy"] == clf.score(scaler.transform(X[test]), y[test])
     expected = log_loss(y[test], clf.predict_proba(scaler.transform(X[test])))
     assert np.isclose(cell["test_log_loss"], expected, rtol=1e-9)
+
+
+# ---- nothing is written half-way ----------------------------------------------------------------
+
+SWEEP = [{"lr": lr, "test_size": 0.2, "train_accuracy": 1.0, "test_accuracy": 0.9, "test_log_loss": loss}
+         for lr, loss in ((0.1, 0.5), (1.0, 0.2))]
+# The command, and a file it writes (each after the files before it).
+WRITES = {
+    "train metrics.json": (["train", "--dataset", "iris", "--epochs", "1", "--quiet"], "metrics.json"),
+    "train history.png": (["train", "--dataset", "iris", "--epochs", "1", "--quiet"], "history.png"),
+    "train graph.svg": (["train", "--dataset", "iris", "--epochs", "1", "--quiet"], "graph.svg"),
+    "graph DOT source": (["graph", "-o", "{out}/graph.gv"], "graph.gv"),
+    "sweep sweep.png": (["sweep"], "sweep.png"),
+    "sweep sweep.json": (["sweep"], "sweep.json"),
+}
+
+
+@pytest.mark.parametrize("argv, name", WRITES.values(), ids=WRITES.keys())
+def test_a_failed_write_leaves_the_old_file_with_one_line_and_status_1(capsys, tmp_path, monkeypatch, argv, name):
+    monkeypatch.setattr(cli, "sweep_results", lambda *args: SWEEP)
+    argv = [a.format(out=tmp_path) for a in argv] + (["--out", str(tmp_path)] if argv[0] != "graph" else [])
+    path = tmp_path / name
+    path.write_bytes(b"the previous run's file, which must survive")
+    disk_fills_up_writing(monkeypatch, path)
+    status, _, err = run(capsys, *argv)
+    assert (status, err) == (1, "tinygrad-lr: error: [Errno 28] No space left on device\n")
+    assert_only_the_old_file(path, b"the previous run's file, which must survive")
 
 
 # ---- errors: one line, no traceback, status 2 for usage and 1 for the rest -------------------------

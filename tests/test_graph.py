@@ -1,7 +1,12 @@
 """tg.draw / graph.render: the DAG as graphviz, rendered with the real `dot`, deep chains, clusters, errors."""
 
+import builtins
+import errno
+import io
+import os
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import graphviz
 import numpy as np
@@ -13,6 +18,58 @@ from tinygrad_lr import Tensor, models
 from tinygrad_lr.graph import STYLE, GraphvizNotFoundError, draw, render
 
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+class _FullDisk:
+    """A file that takes ``room`` bytes (or characters), then fails as a full disk does."""
+
+    def __init__(self, f, room):
+        self._f, self._room = f, room
+
+    def write(self, data):
+        if len(data) > self._room:
+            self._f.write(data[: self._room])
+            self._f.flush()
+            self._room = 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._room -= len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+def disk_fills_up_writing(monkeypatch, path, room=100):
+    """Writing ``path``, or a file next to it whose name contains its name (a temporary), fails after ``room`` bytes.
+
+    Patches ``open`` itself (builtins, and ``io.open`` for pathlib), so any way of writing, ours
+    or matplotlib's or PIL's, gets part of its data out before the failure.
+    """
+    path = Path(path)
+    real_open = builtins.open
+
+    def open_(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        if isinstance(file, str | os.PathLike) and set(mode) & set("wxa"):
+            target = Path(os.path.abspath(file))
+            if target.parent == path.parent and path.name in target.name:
+                return _FullDisk(f, room)
+        return f
+
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(io, "open", open_)
+
+
+def assert_only_the_old_file(path, old):
+    """``path`` still holds ``old`` and no temporary file is left next to it."""
+    assert path.read_bytes() == old
+    assert [p.name for p in path.parent.iterdir() if path.name in p.name] == [path.name]
 
 
 def mlp_loss(sizes=(2, 3, 2)):
@@ -54,6 +111,22 @@ def test_render_takes_a_tensor_and_infers_png_from_the_suffix(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     forced = render(loss, tmp_path / "graph.out", format="svg")
     assert ET.parse(forced).getroot().tag == f"{SVG}svg"
+
+
+def test_a_failed_render_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    _, loss = mlp_loss()
+    path = tmp_path / "mlp.svg"
+    render(loss, path)
+    old = path.read_bytes()
+    disk_fills_up_writing(monkeypatch, path)
+    with pytest.raises(OSError, match="No space left on device"):
+        render(loss * 2, path)
+    assert_only_the_old_file(path, old)
+    monkeypatch.undo()
+    assert render(loss * 2, path).read_bytes() != old  # a write that succeeds replaces it
+    assert_only_the_old_file(path, path.read_bytes())
+    (tmp_path / "plain").write_bytes(b"")  # the umask's permissions, not a temporary file's 0o600
+    assert path.stat().st_mode == (tmp_path / "plain").stat().st_mode
 
 
 def test_jupyter_display_is_svg_from_the_digraph_itself():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
+from test_graph import assert_only_the_old_file, disk_fills_up_writing
 
 from tinygrad_lr import Tensor, models, plots
 
@@ -64,6 +65,21 @@ def test_unknown_file_type_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"plot_history: can write \.png or \.svg files, not 'h\.jpg'"):
         plots.plot_history(HISTORY, tmp_path / "h.jpg")
     assert not (tmp_path / "h.jpg").exists()
+
+
+@pytest.mark.parametrize("name", ["h.png", "h.svg"])
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch, name):
+    path = tmp_path / name
+    plots.plot_history(HISTORY, path)
+    old = path.read_bytes()
+    disk_fills_up_writing(monkeypatch, path)
+    with pytest.raises(OSError, match="No space left on device"):
+        plots.plot_history(HISTORY, path, title="the second run")
+    assert_only_the_old_file(path, old)
+    monkeypatch.undo()
+    plots.plot_history(HISTORY, path, title="the second run")
+    assert_image(path)
+    assert path.read_bytes() != old
 
 
 # ---- decision boundary -------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Every failure a user can cause (a bad option, a missing file, a run that diverges)
 ends in one line on stderr and a non-zero exit status, never a traceback:
-2 for usage errors (as argparse does), 1 for everything else.
+2 for usage errors (as argparse does), 1 for everything else. Every file is written
+atomically, so a failed or interrupted run never leaves half a file behind.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from . import data, io, models, optim, plots, reference
 from .autograd import no_grad
 from .gradcheck import numerical_grad
-from .graph import GraphvizNotFoundError, draw, render
+from .graph import GraphvizNotFoundError, _atomic_write, draw, render
 from .tensor import Tensor
 from .train import fit
 
@@ -193,6 +194,11 @@ def _describe(optimizer: optim.Optimizer) -> str:
     return f"{type(optimizer).__name__}({hyper})"
 
 
+def _write_text(path: Path, text: str) -> None:
+    with _atomic_write(path) as f:
+        f.write(text.encode("utf-8"))
+
+
 # ---- train ----------------------------------------------------------------------------------
 
 
@@ -211,7 +217,7 @@ def _write_graph(model: models.Model, split: Split, out: Path) -> str:
         return str(render(graph, out / "graph.svg"))
     except GraphvizNotFoundError as e:
         source = out / "graph.gv"
-        source.write_text(graph.source)
+        _write_text(source, graph.source)
         print(f"{PROG}: warning: {e}; wrote the DOT source {source} instead", file=sys.stderr)
         return str(source)
 
@@ -260,7 +266,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "test_log_loss": test_loss,
         "history": {k: v for k, v in vars(history).items() if isinstance(v, list)},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     written = [out / "model.npz", out / "metrics.json"]
     title = f"{type(model).__name__} on {split.name}"
     plots.plot_history(history, out / "history.png", title=title)
@@ -329,7 +335,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix in (".gv", ".dot"):
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(graph.source)
+        _write_text(out, graph.source)
     else:
         render(graph, out)
     print(f"wrote {out} (the loss of {type(model).__name__} on {args.rows} random rows)")
@@ -475,7 +481,8 @@ def _plot_sweep(results: list[dict[str, float]], path: Path) -> None:
     axes[1].set_yscale("log")
     fig.suptitle("iris (classes 0/1), logistic regression: learning rate × split ratio")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    with _atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -486,7 +493,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               f"{r['test_log_loss']:>14.4g}")
     out = Path(args.out)
     _plot_sweep(results, out / "sweep.png")
-    (out / "sweep.json").write_text(json.dumps(results, indent=2) + "\n")
+    _write_text(out / "sweep.json", json.dumps(results, indent=2) + "\n")
     print(f"wrote {out / 'sweep.png'}, {out / 'sweep.json'}")
     return 0
 

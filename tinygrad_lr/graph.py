@@ -6,15 +6,21 @@ boxes for tensors, coloured by role like torchviz's ``make_dot`` (parameters
 blue, inputs and constants grey, the output green). Building the graph needs
 only the ``graphviz`` Python package; turning it into a picture needs the
 Graphviz ``dot`` program, and when it is missing the error says what to install.
+
+``_atomic_write`` lives here too: it is how ``render``, ``plots`` and the CLI put
+files in place (this module is imported with the package anyway).
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import graphviz
 import numpy as np
@@ -49,6 +55,28 @@ LEGEND_TEXT = {
     "output": "output",
     "op": "operation",
 }
+
+
+@contextmanager
+def _atomic_write(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only once the ``with`` block has finished writing it.
+
+    The bytes go to a hidden temporary file in the same directory (so ``os.replace`` is a
+    rename on one file system); a failure or an interrupt part-way deletes it and leaves
+    the old ``path``, if any, untouched. Opened with ``"xb"``, so it gets the usual umask
+    permissions rather than ``mkstemp``'s owner-only ones.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    f = open(tmp, "xb")  # noqa: SIM115  (closed below, before the rename)
+    try:
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -246,6 +274,7 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str | Non
     """Write ``graph`` (a Digraph, or a Tensor to ``draw``) to ``path``; the format defaults to the file suffix.
 
     Needs the Graphviz ``dot`` program; without it raises ``GraphvizNotFoundError`` saying what to install.
+    The file is replaced atomically: a failed write leaves the old one intact.
     """
     if isinstance(graph, Tensor):
         graph = draw(graph, **draw_options)
@@ -262,5 +291,6 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str | Non
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFoundError(INSTALL_HINT) from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    with _atomic_write(path) as f:
+        f.write(data)
     return path

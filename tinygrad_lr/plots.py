@@ -3,8 +3,8 @@
 Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot), so
 library code never opens a window, never touches the global backend or pyplot's
 list of open figures, and works the same on a headless server. Pass ``path``
-(ending in ``.png`` or ``.svg``) to write the figure; it is always returned, and
-Jupyter displays it.
+(ending in ``.png`` or ``.svg``) to write the figure (atomically: an interrupted
+write leaves the old file intact); it is always returned, and Jupyter displays it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from .graph import _atomic_write
 from .tensor import Tensor
 
 FORMATS = (".png", ".svg")
@@ -32,7 +33,8 @@ def _save(fig: Figure, path: str | Path | None, who: str) -> None:
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"{who}: can write {' or '.join(FORMATS)} files, not {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    with _atomic_write(path) as f:
+        fig.savefig(f, format=path.suffix[1:].lower(), dpi=120, bbox_inches="tight")
 
 
 # ---- loss and accuracy per epoch ---------------------------------------------------
