@@ -158,6 +158,18 @@ def test_early_stopping_on_tolerance():
     assert not h.stopped_early and h.epochs == 6  # still improving: never stops
 
 
+@pytest.mark.parametrize("l2, tol", [(np.float32(0.1), np.float32(1e-3)), (np.int64(1), np.int32(0))])
+def test_numpy_scalars_are_accepted_as_l2_and_tol(l2, tol):
+    X, y = toy()
+    runs = []
+    for l2_, tol_ in ((l2, tol), (float(l2), float(tol))):
+        model = models.LogisticRegression(3)
+        h = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=4, l2=l2_, tol=tol_, patience=2)
+        runs.append((h.loss, model.w.data.copy()))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
 def test_callbacks_are_called_every_epoch_with_epoch_history_model():
     X, y = toy()
     model = models.LogisticRegression(3)
@@ -212,14 +224,19 @@ def with_nan_in_last_row(value):
         (dict(y=Y_OK[:-1]), ValueError, r"y must have shape \(20,\), one label per row of X, got shape \(19,\)"),
         (dict(y=np.r_[Y_OK[:-1], -1]), ValueError, r"y must be in \[0, 2\), got -1 at index 19"),
         (dict(y=np.r_[Y_OK[:-1], 2]), ValueError, r"y must be in \[0, 2\), got 2 at index 19"),
-        (dict(y=Y_OK.astype(float)), TypeError, r"y must be integer class labels, got dtype float64 \(e.g. "),
+        (dict(y=np.zeros(20) + 0.5), TypeError, r"y must be integer class labels, got dtype float64 \(e.g. 0.5\); use"),
+        (dict(y=np.array(list("ab" * 10))), TypeError, r"got dtype <U1 \(e.g. 'a'\); use y.astype\(int\)"),
         (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
         (dict(epochs=2.5), ValueError, "epochs must be an integer >= 1, got 2.5"),
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
         (dict(batch_size=-4), ValueError, "batch_size must be an integer >= 1, got -4"),
         (dict(patience=0), ValueError, "patience must be an integer >= 1, got 0"),
-        (dict(l2=-1.0), ValueError, "l2 must be a finite number >= 0, got -1.0"),
-        (dict(tol=-0.1), ValueError, "tol must be None or a number >= 0, got -0.1"),
+        (dict(l2=-1.0), ValueError, "fit: l2 must be finite and >= 0, got -1.0"),
+        (dict(l2=np.nan), ValueError, "fit: l2 must be finite and >= 0, got nan"),
+        (dict(l2="0.1"), TypeError, "fit: l2 must be a real number, got '0.1' of type str"),
+        (dict(l2=True), TypeError, "fit: l2 must be a real number, got True of type bool"),
+        (dict(tol=-0.1), ValueError, "fit: tol must be finite and >= 0, got -0.1"),
+        (dict(tol=np.float32(np.inf)), ValueError, "fit: tol must be finite and >= 0, got inf"),
         (dict(validation=(X_OK,)), ValueError, r"validation must be a pair \(X_val, y_val\)"),
         (dict(validation=(with_nan_in_last_row(np.nan), Y_OK)), ValueError, "validation X contains nan at row 19"),
         (dict(validation=(X_OK, np.full(20, 5))), ValueError, r"validation y must be in \[0, 2\), got 5 at index 0"),

@@ -19,7 +19,7 @@ from . import functional as F
 from .autograd import no_grad
 from .data import batches
 from .models import Model
-from .optim import Adam, Optimizer
+from .optim import Adam, Optimizer, _check_number
 
 Callback = Callable[[int, "History", Model], Any]
 
@@ -87,7 +87,7 @@ def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
     if y.dtype.kind == "b":
         y = y.astype(np.int64)
     if y.dtype.kind not in "iu":
-        example = f" (e.g. {y.flat[0]!r})" if y.size else ""
+        example = f" (e.g. {y.flat[:1].tolist()[0]!r})" if y.size else ""  # a plain value, not np.float64(0.5)
         raise TypeError(f"fit: {what} must be integer class labels, got dtype {y.dtype}{example}; use y.astype(int)")
     if y.shape != (n,):
         raise ValueError(f"fit: {what} must have shape ({n},), one label per row of X, got shape {y.shape}")
@@ -148,10 +148,8 @@ def fit(
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     patience = _check_int("patience", patience, 1)
-    if not (isinstance(l2, int | float) and math.isfinite(l2) and l2 >= 0):
-        raise ValueError(f"fit: l2 must be a finite number >= 0, got {l2!r}")
-    if tol is not None and not (isinstance(tol, int | float) and tol >= 0):
-        raise ValueError(f"fit: tol must be None or a number >= 0, got {tol!r}")
+    l2 = _check_number("fit: l2", l2, 0.0)
+    tol = None if tol is None else _check_number("fit: tol", tol, 0.0)
     params = model.parameters()
     optimizer = Adam(params) if optimizer is None else optimizer
     if {id(p) for p in optimizer.params} != {id(p) for p in params}:
