@@ -264,3 +264,28 @@ def test_optimizer_of_another_model_is_refused():
     model, other = models.LogisticRegression(3), models.LogisticRegression(3)
     with pytest.raises(ValueError, match="does not hold this model's parameters"):
         fit(model, X_OK, Y_OK, optimizer=optim.SGD(other.parameters(), lr=0.1))
+
+
+@pytest.mark.parametrize("make_optimizer", [None, lambda params: optim.SGD(params, lr=0.1)])
+def test_a_frozen_bias_is_left_out_and_kept(make_optimizer):
+    model = models.SoftmaxRegression(3, 2)
+    model.b.data[...] = [0.25, -0.5]
+    model.b.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = None if make_optimizer is None else make_optimizer(trainable)
+    W_before = model.W.data.copy()
+    fit(model, X_OK, Y_OK, optimizer=optimizer, epochs=2)
+    np.testing.assert_array_equal(model.b.data, [0.25, -0.5])
+    assert not np.array_equal(model.W.data, W_before)
+
+
+def test_an_optimizer_over_a_parameter_frozen_since_is_refused():
+    model = models.LogisticRegression(3)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    model.b.requires_grad_(False)
+    with pytest.raises(ValueError, match="does not hold this model's parameters that require grad"):
+        fit(model, X_OK, Y_OK, optimizer=optimizer)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ValueError, match="fit: LogisticRegression has no parameter that requires grad"):
+        fit(model, X_OK, Y_OK)

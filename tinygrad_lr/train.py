@@ -126,7 +126,8 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(X, y)`` with minibatches; returns the :class:`History`.
 
-    - ``optimizer`` defaults to ``Adam(model.parameters())``; it must hold this model's parameters.
+    - ``optimizer`` defaults to Adam; it must hold exactly the model's parameters that require grad,
+      so a frozen parameter (``model.b.requires_grad_(False)``) is left out and stays as it is.
     - ``seed`` seeds the shuffling; pass a ``np.random.Generator`` to draw from it instead
       (to resume bit-identically, save its state with the checkpoint and pass it back).
     - ``l2`` adds ``l2/2·||W||²`` (biases unpenalised) to the minibatch loss.
@@ -150,10 +151,15 @@ def fit(
     patience = _check_int("patience", patience, 1)
     l2 = _check_number("fit: l2", l2, 0.0)
     tol = None if tol is None else _check_number("fit: tol", tol, 0.0)
-    params = model.parameters()
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"fit: {type(model).__name__} has no parameter that requires grad; nothing to train")
     optimizer = Adam(params) if optimizer is None else optimizer
     if {id(p) for p in optimizer.params} != {id(p) for p in params}:
-        raise ValueError("fit: the optimizer does not hold this model's parameters (build it from model.parameters())")
+        raise ValueError(
+            "fit: the optimizer does not hold this model's parameters that require grad "
+            "(build it from [p for p in model.parameters() if p.requires_grad])"
+        )
     dtype = params[0].dtype
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
