@@ -222,6 +222,18 @@ def test_a_failed_write_leaves_the_old_file_with_one_line_and_status_1(capsys, t
     assert_only_the_old_file(path, b"the previous run's file, which must survive")
 
 
+def test_sweep_draws_its_figure_with_plots_plot_sweep(capsys, tmp_path, monkeypatch):
+    from tinygrad_lr import plots
+
+    drawn = []
+    monkeypatch.setattr(cli, "sweep_results", lambda *args: SWEEP)
+    monkeypatch.setattr(plots, "plot_sweep", lambda results, path, **kw: drawn.append((results, path)))
+    status, out, _ = run(capsys, "sweep", "--out", str(tmp_path))
+    assert status == 0 and f"wrote {tmp_path / 'sweep.png'}" in out
+    assert drawn == [(SWEEP, tmp_path / "sweep.png")]
+    assert json.loads((tmp_path / "sweep.json").read_text()) == SWEEP
+
+
 # ---- errors: one line, no traceback, status 2 for usage and 1 for the rest -------------------------
 
 USAGE_ERRORS = {

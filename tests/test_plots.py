@@ -231,3 +231,40 @@ def test_misclassified_input_errors():
         plots.plot_misclassified(np.zeros((2, 10)), [0, 1], [1, 1])
     with pytest.raises(ValueError, match="2 images but 3 true and 2 predicted labels"):
         plots.plot_misclassified(np.zeros((2, 64)), [0, 1, 2], [1, 1])
+
+
+# ---- sweep --------------------------------------------------------------------------------------
+
+
+def sweep_cell(lr, test_size, accuracy, loss):
+    return {"lr": lr, "test_size": test_size, "train_accuracy": 1.0, "test_accuracy": accuracy, "test_log_loss": loss}
+
+
+def test_sweep_has_one_line_per_test_fraction_in_learning_rate_order(tmp_path):
+    # Cells out of order on purpose: each line must run left to right.
+    results = [sweep_cell(1.0, 0.4, 0.8, 0.9), sweep_cell(0.1, 0.2, 0.7, 0.6), sweep_cell(0.01, 0.4, 0.5, 0.65),
+               sweep_cell(1.0, 0.2, 0.95, 0.1), sweep_cell(0.1, 0.4, 0.9, 0.3), sweep_cell(0.01, 0.2, 0.6, 0.68)]
+    fig = plots.plot_sweep(results, tmp_path / "sweep.svg", title="iris")
+    assert isinstance(fig, Figure)
+    assert_image(tmp_path / "sweep.svg")
+    accuracy_ax, loss_ax = fig.axes
+    assert (accuracy_ax.get_ylabel(), loss_ax.get_ylabel()) == ("test accuracy", "test log-loss")
+    assert accuracy_ax.get_xscale() == loss_ax.get_xscale() == loss_ax.get_yscale() == "log"
+    assert accuracy_ax.get_yscale() == "linear"
+    for ax, key in ((accuracy_ax, "test_accuracy"), (loss_ax, "test_log_loss")):
+        assert ax.get_xlabel() == "learning rate"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["test fraction 0.2", "test fraction 0.4"]
+        for line, ratio in zip(ax.get_lines(), (0.2, 0.4)):
+            mine = sorted((r for r in results if r["test_size"] == ratio), key=lambda r: r["lr"])
+            np.testing.assert_array_equal(line.get_xdata(), [0.01, 0.1, 1.0])
+            np.testing.assert_array_equal(line.get_ydata(), [r[key] for r in mine])
+    assert fig._suptitle.get_text() == "iris"
+
+
+def test_sweep_input_errors():
+    with pytest.raises(ValueError, match="plot_sweep: no results"):
+        plots.plot_sweep([])
+    with pytest.raises(ValueError, match=r"plot_sweep: result 1 lacks \['test_log_loss'\]"):
+        plots.plot_sweep([sweep_cell(0.1, 0.2, 0.9, 0.3), {"lr": 1.0, "test_size": 0.2, "test_accuracy": 0.9}])
+    with pytest.raises(ValueError, match="plot_sweep: result 0 has learning rate 0; the log axis needs lr > 0"):
+        plots.plot_sweep([sweep_cell(0, 0.2, 0.9, 0.3)])

@@ -462,29 +462,6 @@ def sweep_results(
     ]
 
 
-def _plot_sweep(results: list[dict[str, float]], path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ratio in sorted({r["test_size"] for r in results}):
-        mine = [r for r in results if r["test_size"] == ratio]
-        lrs = [r["lr"] for r in mine]
-        for ax, key in zip(axes, ("test_accuracy", "test_log_loss")):
-            ax.plot(lrs, [r[key] for r in mine], marker="o", label=f"test fraction {ratio:g}")
-    for ax, label in zip(axes, ("test accuracy", "test log-loss")):
-        ax.set_xscale("log")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend()
-    axes[1].set_yscale("log")
-    fig.suptitle("iris (classes 0/1), logistic regression: learning rate × split ratio")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
-
-
 def _cmd_sweep(args: argparse.Namespace) -> int:
     results = sweep_results(args.lrs, args.ratios, args.epochs, args.batch_size, args.seed, args.n_jobs)
     print(f"{'lr':>8} {'test fraction':>14} {'train acc':>10} {'test acc':>9} {'test log-loss':>14}")
@@ -492,7 +469,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{r['lr']:>8g} {r['test_size']:>14g} {r['train_accuracy']:>10.4f} {r['test_accuracy']:>9.4f} "
               f"{r['test_log_loss']:>14.4g}")
     out = Path(args.out)
-    _plot_sweep(results, out / "sweep.png")
+    plots.plot_sweep(results, out / "sweep.png",
+                     title="iris (classes 0/1), logistic regression: learning rate × split ratio")
     _write_text(out / "sweep.json", json.dumps(results, indent=2) + "\n")
     print(f"wrote {out / 'sweep.png'}, {out / 'sweep.json'}")
     return 0

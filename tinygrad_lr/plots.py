@@ -1,4 +1,4 @@
-"""Matplotlib figures of a model learning: curves, decision boundaries, convergence, mistakes.
+"""Matplotlib figures of a model learning: curves, decision boundaries, convergence, mistakes, sweeps.
 
 Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot), so
 library code never opens a window, never touches the global backend or pyplot's
@@ -279,4 +279,45 @@ def plot_misclassified(
     more = f" (first {len(shown)} shown)" if len(shown) < len(wrong) else ""
     fig.suptitle(f"{len(wrong)} of {n} misclassified{more}")
     _save(fig, path, "plot_misclassified")
+    return fig
+
+
+# ---- a learning-rate × split-ratio sweep ---------------------------------------------------
+
+SWEEP_KEYS = ("lr", "test_size", "test_accuracy", "test_log_loss")
+
+
+def plot_sweep(
+    results: Sequence[Mapping[str, float]], path: str | Path | None = None, title: str | None = None
+) -> Figure:
+    """Test accuracy and test log-loss against the learning rate, one line per test fraction.
+
+    ``results`` holds one dict per cell with ``lr``, ``test_size``, ``test_accuracy``
+    and ``test_log_loss`` (what ``tinygrad-lr sweep`` writes to sweep.json). Both
+    axes of the loss panel are logarithmic, as is the learning-rate axis; a NaN
+    (a fit that failed) leaves a gap.
+    """
+    if len(results) == 0:
+        raise ValueError("plot_sweep: no results to plot")
+    for i, r in enumerate(results):
+        missing = [k for k in SWEEP_KEYS if k not in r]
+        if missing:
+            raise ValueError(f"plot_sweep: result {i} lacks {missing} (each needs {list(SWEEP_KEYS)})")
+        if not r["lr"] > 0:
+            raise ValueError(f"plot_sweep: result {i} has learning rate {r['lr']}; the log axis needs lr > 0")
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ratio in sorted({float(r["test_size"]) for r in results}):
+        mine = sorted((r for r in results if float(r["test_size"]) == ratio), key=lambda r: r["lr"])
+        for ax, key in zip(axes, ("test_accuracy", "test_log_loss")):
+            ax.plot([r["lr"] for r in mine], [r[key] for r in mine], marker="o", label=f"test fraction {ratio:g}")
+    for ax, label in zip(axes, ("test accuracy", "test log-loss")):
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    axes[1].set_yscale("log")
+    fig.suptitle(title or "learning rate × test fraction")
+    _save(fig, path, "plot_sweep")
     return fig
