@@ -289,3 +289,29 @@ def test_an_optimizer_over_a_parameter_frozen_since_is_refused():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="fit: LogisticRegression has no parameter that requires grad"):
         fit(model, X_OK, Y_OK)
+
+
+@pytest.mark.parametrize(
+    "model", [models.LogisticRegression(3), models.SoftmaxRegression(3, 2), models.MLP([3, 4, 2])], ids=type
+)
+def test_model_penalty_is_half_lambda_times_the_squared_weights(model):
+    for p in model.parameters():
+        p.data[...] = np.random.default_rng(p.size).standard_normal(p.shape)
+    squares = sum(np.sum(p.data**2) for name, p in model.named_parameters().items() if not name.startswith("b"))
+    assert model.penalty(0.0) == 0.0 and model.penalty(0) == 0.0
+    np.testing.assert_allclose(float(model.penalty(0.3)), 0.15 * squares, rtol=1e-12)
+    np.testing.assert_allclose(
+        model.loss(X_OK, Y_OK, l2=0.3).item(), model.loss(X_OK, Y_OK).item() + 0.15 * squares, rtol=1e-12
+    )
+
+
+def test_fit_takes_the_penalty_from_the_model(monkeypatch):
+    """train has no copy of the L2 formula: a model with another penalty is trained and measured with that one."""
+    model = models.LogisticRegression(3)
+    monkeypatch.setattr(model, "penalty", lambda l2: 100.0 * l2 * model.w.sum())  # pushes w down, linearly
+    w_before = model.w.data.copy()
+    h = fit(model, X_OK, Y_OK, optimizer=optim.SGD(model.parameters(), lr=0.01), epochs=1, batch_size=20,
+            l2=0.5, validation=(X_OK, Y_OK))
+    data_loss = model.loss(X_OK, Y_OK).item()
+    assert np.all(model.w.data < w_before - 0.4)  # the gradient of 50·sum(w) is 50 per weight
+    np.testing.assert_allclose(h.val_loss[0], data_loss + 50.0 * model.w.data.sum(), rtol=1e-12)

@@ -63,11 +63,13 @@ class Model(ABC):
     def data_loss(self, logits: Tensor, y: Any) -> Tensor:
         """Mean log-loss of ``logits`` against the labels ``y``, unpenalised."""
 
+    def penalty(self, l2: float) -> Tensor | float:
+        """``λ/2·||W||²`` over ``weights()`` (the one place this formula is written); 0.0 when ``l2`` is 0."""
+        return 0.5 * l2 * F.l2(self.weights()) if l2 else 0.0
+
     def loss(self, X: Any, y: Any, l2: float = 0.0) -> Tensor:
         total = self.data_loss(self(X), y)
-        if l2:
-            total = total + 0.5 * l2 * F.l2(self.weights())
-        return total
+        return total + self.penalty(l2) if l2 else total
 
     def predict_proba(self, X: Any) -> np.ndarray:
         with no_grad():

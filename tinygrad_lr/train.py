@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import functional as F
 from .autograd import no_grad
 from .data import batches
 from .models import Model
@@ -51,7 +50,7 @@ def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
 
 def _objective(model: Model, logits: Any, y: np.ndarray, l2: float) -> Any:
     loss = model.data_loss(logits, y)
-    return loss + 0.5 * l2 * F.l2(model.weights()) if l2 else loss
+    return loss + model.penalty(l2) if l2 else loss
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -105,7 +104,7 @@ def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float, dtype: np.d
             logits = model(xb.astype(dtype, copy=False))
             total += model.data_loss(logits, yb).item() * len(yb)
             correct += _n_correct(logits.data, yb)
-        penalty = 0.5 * l2 * F.l2(model.weights()).item() if l2 else 0.0
+        penalty = float(model.penalty(l2))
     return total / len(y) + penalty, correct / len(y)
 
 
