@@ -1,10 +1,16 @@
 """SGD and Adam: the update rules against hand-written NumPy and PyTorch, state round trips, bad hyper-parameters."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, models, optim
+from tinygrad_lr import Tensor, models, optim, solvers
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def quadratic_params(dtype=np.float64):
@@ -205,3 +211,23 @@ def test_non_numbers_and_non_tensors_are_type_errors():
         optim.SGD([p], lr="0.1")
     with pytest.raises(TypeError, match="parameter 0 is a ndarray, not a Tensor"):
         optim.SGD([np.ones(2)], lr=0.1)
+
+
+def test_the_second_order_solvers_are_reexported_and_run():
+    assert optim.newton_cg is solvers.newton_cg and optim.lbfgs is solvers.lbfgs
+    assert {"newton_cg", "lbfgs", "SolverResult"} <= set(optim.__all__)
+    assert "newton_cg" in optim.__doc__ and "lbfgs" in optim.__doc__
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    y = (X @ [1.0, -2.0, 0.5] + 0.3 * rng.standard_normal(50) > 0).astype(np.int64)
+    for solve in (optim.newton_cg, optim.lbfgs):
+        model = models.LogisticRegression(3)
+        result = solve(model, X, y, l2=0.1, tol=1e-8, max_iter=100)
+        assert isinstance(result, optim.SolverResult) and result.converged and result.grad_max <= 1e-8
+
+
+def test_optim_imports_first_in_a_fresh_interpreter():
+    """optim imports solvers (which imports models and autograd, never optim): no import cycle."""
+    code = "import tinygrad_lr.optim as o; from tinygrad_lr.optim import *; print(newton_cg.__module__, lbfgs.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.split() == ["tinygrad_lr.solvers", "lbfgs"]

@@ -3,6 +3,12 @@
 An optimizer's whole state (hyper-parameters, step count, per-parameter buffers)
 is a plain dict of numbers and arrays (``state_dict``), so a checkpoint can store
 it in an ``.npz`` and training can resume bit for bit (``load_state_dict``).
+
+The full-batch second-order solvers live in ``solvers`` and are re-exported here,
+so every way of minimising a model's loss is found in one place:
+``newton_cg(model, X, y, l2=...)`` (Newton-CG on Hessian-vector products) and
+``lbfgs(model, X, y, l2=...)`` (SciPy's L-BFGS-B). Unlike the optimizers they run
+the whole minimisation themselves and return a ``SolverResult``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from typing import Any
 import numpy as np
 
 from .autograd import no_grad
+from .solvers import SolverResult, lbfgs, newton_cg
 from .tensor import Tensor
+
+__all__ = ["Adam", "Optimizer", "SGD", "SolverResult", "from_state_dict", "lbfgs", "newton_cg"]
 
 
 def _check_number(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
