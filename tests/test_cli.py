@@ -222,6 +222,14 @@ def test_a_failed_write_leaves_the_old_file_with_one_line_and_status_1(capsys, t
     assert_only_the_old_file(path, b"the previous run's file, which must survive")
 
 
+def test_an_interrupt_during_a_write_leaves_the_old_file_with_status_130(capsys, tmp_path, monkeypatch):
+    (tmp_path / "metrics.json").write_bytes(b"{}")
+    disk_fills_up_writing(monkeypatch, tmp_path / "metrics.json", error=KeyboardInterrupt())
+    status, _, err = run(capsys, "train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", str(tmp_path))
+    assert (status, err) == (130, "tinygrad-lr: interrupted\n")
+    assert_only_the_old_file(tmp_path / "metrics.json", b"{}")
+
+
 def test_sweep_draws_its_figure_with_plots_plot_sweep(capsys, tmp_path, monkeypatch):
     from tinygrad_lr import plots
 
@@ -261,6 +269,40 @@ def test_usage_errors_are_one_line_with_status_2(capsys, tmp_path, argv, message
     assert message in err
     assert err.count("\n") == 1 and err.startswith("tinygrad-lr")
     assert "Traceback" not in err and out == ""
+
+
+RUNTIME_ERRORS = {
+    "--out is a file": (["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}/file"],
+                        "File exists: '{tmp}/file'"),
+    "a directory where the metrics go": (
+        ["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}"],
+        "[Errno 21] Is a directory: '{tmp}/metrics.json'"),
+    "graph onto a directory": (["graph", "-o", "{tmp}/metrics.json"], "Is a directory: '{tmp}/metrics.json'"),
+    "graph in a file": (["graph", "-o", "{tmp}/file/g.svg"], "File exists: '{tmp}/file'"),
+    "graph format": (["graph", "-o", "{tmp}/g.jpgz"], "render: unknown output format 'jpgz'"),
+    "sweep --out is a file": (["sweep", "--out", "{tmp}/file"], "File exists: '{tmp}/file'"),
+}
+
+
+@pytest.mark.parametrize("argv, message", RUNTIME_ERRORS.values(), ids=RUNTIME_ERRORS.keys())
+def test_runtime_errors_are_one_line_with_status_1_and_leave_no_temporary(capsys, tmp_path, monkeypatch, argv,
+                                                                             message):
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "metrics.json").mkdir()
+    monkeypatch.setattr(cli, "sweep_results", lambda *args: SWEEP)
+    status, _, err = run(capsys, *(a.format(tmp=tmp_path) for a in argv))
+    assert status == 1
+    assert err.startswith("tinygrad-lr: error: ") and message.format(tmp=tmp_path) in err and err.count("\n") == 1
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_a_diverging_fit_is_one_line_with_status_1(capsys, tmp_path, monkeypatch):
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("fit: the loss is nan at epoch 1")
+
+    monkeypatch.setattr(cli, "fit", diverge)
+    status, _, err = run(capsys, "train", "--dataset", "iris", "--quiet", "--out", str(tmp_path))
+    assert (status, err) == (1, "tinygrad-lr: error: fit: the loss is nan at epoch 1\n")
 
 
 def test_evaluate_errors_are_one_line_with_status_1(capsys, tmp_path):

@@ -21,17 +21,17 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 class _FullDisk:
-    """A file that takes ``room`` bytes (or characters), then fails as a full disk does."""
+    """A file that takes ``room`` bytes (or characters), then raises ``error`` (a full disk, an interrupt)."""
 
-    def __init__(self, f, room):
-        self._f, self._room = f, room
+    def __init__(self, f, room, error):
+        self._f, self._room, self._error = f, room, error
 
     def write(self, data):
         if len(data) > self._room:
             self._f.write(data[: self._room])
             self._f.flush()
             self._room = 0
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise self._error
         self._room -= len(data)
         return self._f.write(data)
 
@@ -45,13 +45,15 @@ class _FullDisk:
         self._f.close()
 
 
-def disk_fills_up_writing(monkeypatch, path, room=100):
+def disk_fills_up_writing(monkeypatch, path, room=100, error=None):
     """Writing ``path``, or a file next to it whose name contains its name (a temporary), fails after ``room`` bytes.
 
     Patches ``open`` itself (builtins, and ``io.open`` for pathlib), so any way of writing, ours
-    or matplotlib's or PIL's, gets part of its data out before the failure.
+    or matplotlib's or PIL's, gets part of its data out before the failure. ``error`` replaces the
+    full disk's ``OSError``.
     """
     path = Path(path)
+    error = error or OSError(errno.ENOSPC, "No space left on device")
     real_open = builtins.open
 
     def open_(file, mode="r", *args, **kwargs):
@@ -59,7 +61,7 @@ def disk_fills_up_writing(monkeypatch, path, room=100):
         if isinstance(file, str | os.PathLike) and set(mode) & set("wxa"):
             target = Path(os.path.abspath(file))
             if target.parent == path.parent and path.name in target.name:
-                return _FullDisk(f, room)
+                return _FullDisk(f, room, error)
         return f
 
     monkeypatch.setattr(builtins, "open", open_)
