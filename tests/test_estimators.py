@@ -1,5 +1,7 @@
 """The scikit-learn estimators: sklearn's own checks, its optimum, and its tooling."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification
@@ -11,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
+from tinygrad_lr.models import SoftmaxRegression
 
 
 # No check is exempted: all of scikit-learn 1.9's checks run and pass for the three estimators.
@@ -120,3 +123,88 @@ def test_pipeline_cross_val_score_and_grid_search():
     grid = GridSearchCV(pipe, {"logisticregressionclassifier__C": [0.01, 1.0]}, cv=3).fit(X, y)
     assert grid.best_params_["logisticregressionclassifier__C"] in (0.01, 1.0)
     assert grid.best_estimator_.score(X, y) > 0.9
+
+
+def _plain_gradient_descent(model, X, codes, lr, l2, epochs):
+    """The seeds' experiment: full-batch W ← W − lr·∇L(W), on the framework's loss."""
+    for _ in range(epochs):
+        model.zero_grad()
+        model.loss(X, codes, l2=l2).backward()
+        for p in model.parameters():
+            p.data -= lr * p.grad.data
+    return model
+
+
+def test_sgd_with_momentum_zero_is_plain_gradient_descent(monkeypatch):
+    X, y = make_classification(n_samples=90, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)
+    est = SoftmaxRegressionClassifier(solver="sgd", momentum=0, learning_rate=0.1, batch_size=len(X), max_iter=7,
+                                      tol=1e-12, random_state=0)
+    initial = []  # the estimator's seeded starting point, recorded as it builds the model
+    make_model = est._make_model
+
+    def recording(*args):
+        model = make_model(*args)
+        initial.append({name: p.data.copy() for name, p in model.named_parameters().items()})
+        return model
+
+    monkeypatch.setattr(est, "_make_model", recording)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    ref = SoftmaxRegression(4, 3)
+    for name, p in ref.named_parameters().items():
+        p.data[...] = initial[0][name]
+    _plain_gradient_descent(ref, X, y, lr=0.1, l2=1.0 / len(X), epochs=7)
+    np.testing.assert_allclose(est.coef_, ref.W.data.T, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(est.intercept_, ref.b.data, rtol=1e-12, atol=1e-15)
+    assert est.n_iter_[0] == 7
+
+
+def test_momentum_and_nesterov_are_used():
+    X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+    coefs = {}
+    for momentum, nesterov in ((0.0, True), (0.0, False), (0.5, False), (0.5, True), (0.9, True)):
+        est = LogisticRegressionClassifier(solver="sgd", momentum=momentum, nesterovs_momentum=nesterov,
+                                           max_iter=5, tol=1e-12, random_state=0)
+        with pytest.warns(ConvergenceWarning):
+            coefs[momentum, nesterov] = est.fit(X, y).coef_
+    np.testing.assert_array_equal(coefs[0.0, True], coefs[0.0, False])  # nesterov needs momentum: ignored at 0
+    distinct = [coefs[k] for k in ((0.0, False), (0.5, False), (0.5, True), (0.9, True))]
+    assert all(not np.allclose(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1 :])
+    assert LogisticRegressionClassifier().get_params()["momentum"] == 0.9
+    assert MLPClassifier().get_params()["nesterovs_momentum"] is True
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_stochastic_solvers_stop_after_10_epochs_without_improvement(solver):
+    X, y = make_classification(n_samples=60, random_state=0)
+    est = MLPClassifier(hidden_layer_sizes=(3,), solver=solver, tol=100.0, max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)  # no epoch improves by 100: stopped (converged) after the first + 10 epochs
+    assert est.n_iter_ == 11
+    with pytest.warns(ConvergenceWarning, match=f"solver '{solver}' did not converge in max_iter=4"):
+        est.set_params(tol=1e-12, max_iter=4).fit(X, y)
+    assert est.n_iter_ == 4
+
+
+def test_sgd_without_intercept_keeps_it_at_zero():
+    X, y = make_classification(n_samples=60, random_state=0)
+    est = SoftmaxRegressionClassifier(solver="sgd", fit_intercept=False, max_iter=30, random_state=0).fit(X, y)
+    assert np.all(est.intercept_ == 0) and est.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(momentum=1.0), r"momentum must be a number in \[0, 1\), got 1.0"),
+        (dict(momentum=-0.1), r"momentum must be a number in \[0, 1\), got -0.1"),
+        (dict(momentum="0.9"), r"momentum must be a number in \[0, 1\), got '0.9'"),
+        (dict(momentum=True), r"momentum must be a number in \[0, 1\), got True"),
+        (dict(nesterovs_momentum="yes"), "nesterovs_momentum must be True or False, got 'yes'"),
+    ],
+)
+def test_bad_momentum_parameters_raise_at_fit(params, message):
+    X, y = make_classification(n_samples=30, random_state=0)
+    with pytest.raises(ValueError, match=f"MLPClassifier: {message}"):
+        MLPClassifier(solver="sgd", **params).fit(X, y)

@@ -13,10 +13,11 @@ use one weight vector, multiclass the full multinomial W), i.e. ``model.loss`` w
 - ``MLPClassifier`` exposes ``coefs_``/``intercepts_`` (one per layer) as scikit-learn's does.
 
 Solvers: "newton" (Newton-CG on the framework's own Hessian-vector products, see
-``solvers.newton_cg``), "lbfgs" (SciPy), and the minibatch "adam" and
-"sgd" (Nesterov momentum 0.9), for which ``max_iter`` counts epochs and ``tol`` stops
-training once the epoch loss has not improved by ``tol`` for 10 epochs (as in
-scikit-learn's MLPClassifier).
+``solvers.newton_cg``), "lbfgs" (SciPy), and the minibatch "adam" and "sgd", trained
+by ``train.fit``: ``max_iter`` counts epochs and ``tol`` stops training once the epoch
+loss has not improved by ``tol`` for 10 epochs (as in scikit-learn's MLPClassifier).
+"sgd" takes scikit-learn's MLPClassifier ``momentum`` (0.9) and ``nesterovs_momentum``
+(True); ``momentum=0`` is plain gradient descent (Nesterov then has nothing to act on).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import optim, solvers
+from . import optim, solvers, train
 from .autograd import no_grad
 from .models import MLP, LogisticRegression, Model, SoftmaxRegression
 from .tensor import Tensor
@@ -67,6 +68,12 @@ class _Classifier(ClassifierMixin, BaseEstimator):
             if isinstance(value, bool) or not isinstance(value, kind) or not (math.isfinite(value) and value > 0):
                 what = "an integer >= 1" if integer else "a finite number > 0"
                 raise ValueError(f"{name}: {param} must be {what}, got {value!r}")
+        momentum = self.momentum
+        is_number = isinstance(momentum, int | float | np.integer | np.floating) and not isinstance(momentum, bool)
+        if not (is_number and 0 <= momentum < 1):
+            raise ValueError(f"{name}: momentum must be a number in [0, 1), got {momentum!r}")
+        if not isinstance(self.nesterovs_momentum, bool | np.bool_):
+            raise ValueError(f"{name}: nesterovs_momentum must be True or False, got {self.nesterovs_momentum!r}")
 
     def fit(self, X: Any, y: Any) -> _Classifier:
         self._check_params()
@@ -83,12 +90,11 @@ class _Classifier(ClassifierMixin, BaseEstimator):
         model = self._make_model(X.shape[1], len(self.classes_), seed)
         if not getattr(self, "fit_intercept", True):
             model.b.requires_grad_(False)
-        target = self._targets(codes)
         l2 = 1.0 / (self.C * X.shape[0])
         if self.solver in ("newton", "lbfgs"):
-            n_iter, converged = self._solve_full_batch(model, X, target, l2)
+            n_iter, converged = self._solve_full_batch(model, X, self._targets(codes), l2)
         else:
-            n_iter, converged = self._solve_minibatch(model, X, target, l2, seed)
+            n_iter, converged = self._solve_minibatch(model, X, codes, l2, seed)
         if not converged:
             warnings.warn(
                 f"{type(self).__name__}: solver {self.solver!r} did not converge in max_iter={self.max_iter} "
@@ -111,37 +117,23 @@ class _Classifier(ClassifierMixin, BaseEstimator):
         return result.n_iter, result.converged
 
     def _solve_minibatch(
-        self, model: Model, X: np.ndarray, target: np.ndarray, l2: float, seed: int
+        self, model: Model, X: np.ndarray, codes: np.ndarray, l2: float, seed: int
     ) -> tuple[int, bool]:
-        """Epochs of shuffled minibatches on the same penalised objective (its unbiased estimate per batch)."""
+        """``train.fit`` on the same penalised objective (an unbiased estimate per batch); converged: stopped on tol."""
         params = [p for p in model.parameters() if p.requires_grad]
         if self.solver == "adam":
             optimizer: optim.Optimizer = optim.Adam(params, lr=self.learning_rate)
         else:
-            optimizer = optim.SGD(params, lr=self.learning_rate, momentum=0.9, nesterov=True)
-        rng = np.random.default_rng(seed)
-        n, batch = X.shape[0], min(self.batch_size, X.shape[0])
-        best, stale = math.inf, 0
-        for epoch in range(1, self.max_iter + 1):
-            order, total = rng.permutation(n), 0.0
-            for start in range(0, n, batch):
-                rows = order[start : start + batch]
-                loss = model.loss(X[rows], target[rows], l2=l2)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(rows)
-            epoch_loss = total / n
-            if not math.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"{type(self).__name__}: the loss became {epoch_loss} in epoch {epoch}; "
-                    f"try a smaller learning_rate (got {self.learning_rate})"
-                )
-            stale = 0 if epoch_loss < best - self.tol else stale + 1
-            best = min(best, epoch_loss)
-            if stale >= N_ITER_NO_CHANGE:
-                return epoch, True
-        return self.max_iter, False
+            nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
+            optimizer = optim.SGD(params, lr=self.learning_rate, momentum=self.momentum, nesterov=nesterov)
+        try:
+            history = train.fit(
+                model, X, codes, optimizer=optimizer, epochs=self.max_iter, batch_size=self.batch_size, seed=seed,
+                l2=l2, progress=False, tol=self.tol, patience=N_ITER_NO_CHANGE,
+            )  # fmt: skip
+        except FloatingPointError as e:  # name the estimator, not the function it calls
+            raise FloatingPointError(f"{type(self).__name__}: {str(e).removeprefix('fit: ')}") from None
+        return history.epochs, history.stopped_early
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -181,6 +173,8 @@ class LogisticRegressionClassifier(_LinearClassifier):
         tol: float = 1e-4,
         learning_rate: float = 0.01,
         batch_size: int = 200,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.C = C
@@ -190,6 +184,8 @@ class LogisticRegressionClassifier(_LinearClassifier):
         self.tol = tol
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -233,6 +229,8 @@ class SoftmaxRegressionClassifier(_LinearClassifier):
         tol: float = 1e-4,
         learning_rate: float = 0.01,
         batch_size: int = 200,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.C = C
@@ -242,6 +240,8 @@ class SoftmaxRegressionClassifier(_LinearClassifier):
         self.tol = tol
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.random_state = random_state
 
     def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
@@ -269,6 +269,8 @@ class MLPClassifier(_Classifier):
         tol: float = 1e-4,
         learning_rate: float = 0.01,
         batch_size: int = 200,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -279,6 +281,8 @@ class MLPClassifier(_Classifier):
         self.tol = tol
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.random_state = random_state
 
     def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
