@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .autograd import grad, no_grad
 from .models import LogisticRegression, Model, SoftmaxRegression
@@ -95,6 +94,8 @@ def lbfgs(model: Model, X: Any, y: Any, l2: float = 0.0, tol: float = 1e-4, max_
     Same objective, same start and same settings as ``sklearn.linear_model.LogisticRegression``
     give the same iterates, so results and iteration counts can be compared one to one.
     """
+    from scipy.optimize import minimize  # here, not at import: SciPy's optimizers cost ~20 MB of RSS
+
     X = _check(X, tol, max_iter, "lbfgs")
     params = _trainable(model, "lbfgs")
     f = value_and_grad(model, X, y, l2)
