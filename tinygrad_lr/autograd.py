@@ -259,6 +259,11 @@ class Function:
 _new_tensor = object.__new__
 
 
+def wrap(data: np.ndarray) -> Tensor:
+    """An array as a tensor outside the graph (first-order fast paths; constants)."""
+    return Tensor._make(data, None)
+
+
 def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum a gradient back to ``shape`` (the one place broadcasting is undone)."""
     gshape = grad.data.shape
@@ -273,7 +278,10 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
             if n != 1:
                 raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
             axes.append(extra + i)  # size-1 axes the broadcast stretched
-    summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
+    if _GradMode.enabled:  # create_graph: the sum must be part of the graph
+        summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
+    else:
+        summed = wrap(np.asarray(grad.data.sum(axis=tuple(axes))))
     return summed if summed.data.shape == shape else summed.reshape(shape)
 
 
