@@ -259,7 +259,7 @@ class Function:
 _new_tensor = object.__new__
 
 
-def wrap(data: np.ndarray) -> Tensor:
+def _wrap(data: np.ndarray) -> Tensor:
     """An array as a tensor outside the graph (first-order fast paths; constants)."""
     return Tensor._make(data, None)
 
@@ -281,7 +281,7 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if _GradMode.enabled:  # create_graph: the sum must be part of the graph
         summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
     else:
-        summed = wrap(np.asarray(grad.data.sum(axis=tuple(axes))))
+        summed = _wrap(np.asarray(grad.data.sum(axis=tuple(axes))))
     return summed if summed.data.shape == shape else summed.reshape(shape)
 
 

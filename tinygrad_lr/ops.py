@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Function, is_grad_enabled, wrap
+from .autograd import Function, _wrap, is_grad_enabled
 
 # ---- elementwise binary -------------------------------------------------------
 
@@ -198,7 +198,7 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 2 and b.ndim == 2 and not is_grad_enabled():  # first order: the same rule, straight to BLAS
-            return (wrap(grad.data @ b.data.T) if need_a else None), (wrap(a.data.T @ grad.data) if need_b else None)
+            return (_wrap(grad.data @ b.data.T) if need_a else None), (_wrap(a.data.T @ grad.data) if need_b else None)
         if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: Xᵀg = gX, no reshapes
             return (grad.reshape(-1, 1) * b if need_a else None), (grad @ a if need_b else None)
         # Treat vectors as a row (a) or a column (b), then drop that axis again.
