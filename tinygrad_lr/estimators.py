@@ -61,8 +61,13 @@ class _Classifier(ClassifierMixin, BaseEstimator):
         name = type(self).__name__
         if self.solver not in self._solvers:
             raise ValueError(f"{name}: solver must be one of {self._solvers}, got {self.solver!r}")
-        for param, integer in (("C", False), ("tol", False), ("learning_rate", False), ("max_iter", True),
-                               ("batch_size", True)):
+        for param, integer in (
+            ("C", False),
+            ("tol", False),
+            ("learning_rate", False),
+            ("max_iter", True),
+            ("batch_size", True),
+        ):
             value = getattr(self, param)
             kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
             if isinstance(value, bool) or not isinstance(value, kind) or not (math.isfinite(value) and value > 0):
@@ -153,16 +158,9 @@ class _Classifier(ClassifierMixin, BaseEstimator):
 
 
 class _LinearClassifier(_Classifier):
+    """The two linear models share their parameters (scikit-learn reads them from this signature)."""
+
     _zero_init = True
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The logits (n, n_classes); for two classes the margin of classes_[1], shape (n,), as scikit-learn wants."""
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if logits.ndim == 2 and logits.shape[1] == 2 else logits
-
-
-class LogisticRegressionClassifier(_LinearClassifier):
-    """Binary logistic regression, p(y = classes_[1] | x) = σ(x·w + b)."""
 
     def __init__(
         self,
@@ -187,6 +185,15 @@ class LogisticRegressionClassifier(_LinearClassifier):
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
         self.random_state = random_state
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The logits (n, n_classes); for two classes the margin of classes_[1], shape (n,), as scikit-learn wants."""
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.ndim == 2 and logits.shape[1] == 2 else logits
+
+
+class LogisticRegressionClassifier(_LinearClassifier):
+    """Binary logistic regression, p(y = classes_[1] | x) = σ(x·w + b)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -219,30 +226,6 @@ class LogisticRegressionClassifier(_LinearClassifier):
 
 class SoftmaxRegressionClassifier(_LinearClassifier):
     """Multinomial logistic regression, p(y = classes_[k] | x) = softmax(x W + b)_k."""
-
-    def __init__(
-        self,
-        C: float = 1.0,
-        fit_intercept: bool = True,
-        solver: str = "newton",
-        max_iter: int = 100,
-        tol: float = 1e-4,
-        learning_rate: float = 0.01,
-        batch_size: int = 200,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        random_state: int | np.random.RandomState | None = None,
-    ) -> None:
-        self.C = C
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.max_iter = max_iter
-        self.tol = tol
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.random_state = random_state
 
     def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
         return SoftmaxRegression(n_features, n_classes, seed=seed)
