@@ -420,3 +420,24 @@ def test_leaf_grads_never_share_a_buffer_with_each_other_or_the_seed():
     m = leaf(np.ones((2, 2)))
     m.reshape(4).sum().backward()  # a reshaped (view) gradient
     assert m.grad.numpy().base is None and m.grad.numpy().flags.writeable
+
+
+@pytest.mark.parametrize("sa, sb", [((5, 3), (3,)), ((5, 3), (3, 2)), ((2, 5, 3), (3, 2))])
+def test_first_order_fast_paths_agree_with_the_recorded_rules(sa, sb, rng):
+    """Where nothing is recorded some rules run straight in NumPy; create_graph runs the Tensor-op rule."""
+    import tinygrad_lr.functional as F
+
+    a, b = leaf(rng.standard_normal(sa)), leaf(rng.standard_normal(sb))
+    labels = rng.integers(0, 2, 5)
+
+    def loss():
+        z = (a @ b).reshape(5, -1) if len(sa) == 2 else (a @ b).sum(axis=0)
+        if z.shape[-1] == 1 or z.ndim == 1:
+            return F.binary_cross_entropy_with_logits(z.reshape(5), labels * 1.0)
+        return F.cross_entropy(z, labels) + (z * z).mean()
+
+    fast = tg.grad(loss(), [a, b])
+    recorded = tg.grad(loss(), [a, b], create_graph=True)
+    for f, r in zip(fast, recorded):
+        assert r.requires_grad and not f.requires_grad
+        np.testing.assert_allclose(f.numpy(), r.numpy(), rtol=1e-13, atol=1e-15)

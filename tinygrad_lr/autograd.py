@@ -241,9 +241,9 @@ class Function:
             raise kind(message) from None
         if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
             scalar, data = data, np.asarray(data)
-            saved = getattr(ctx, "_saved", ())
-            if any(s is scalar for s in saved):  # keep "saved the output" recognisable
-                ctx._saved = tuple(data if s is scalar else s for s in saved)
+            saved = ctx.__dict__.get("_saved")
+            if saved:  # keep "saved the output" recognisable
+                ctx._saved = tuple([data if s is scalar else s for s in saved])
         if _GradMode.anomaly:
             _check_forward(ctx, data, tensors)
         out = _new_tensor(Tensor)

@@ -200,6 +200,9 @@ class MatMul(Function):
         if a.ndim == 2 and b.ndim == 2 and not is_grad_enabled():  # first order: the same rule, straight to BLAS
             return (_wrap(grad.data @ b.data.T) if need_a else None), (_wrap(a.data.T @ grad.data) if need_b else None)
         if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: Xᵀg = gX, no reshapes
+            if not is_grad_enabled():
+                ga = _wrap(np.outer(grad.data, b.data)) if need_a else None
+                return ga, (_wrap(grad.data @ a.data) if need_b else None)
             return (grad.reshape(-1, 1) * b if need_a else None), (grad @ a if need_b else None)
         # Treat vectors as a row (a) or a column (b), then drop that axis again.
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
