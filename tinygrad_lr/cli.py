@@ -244,7 +244,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         validation=(split.X_test, split.y_test),
         seed=args.seed,
         l2=args.l2,
-        progress=not args.quiet,
+        progress=False if args.quiet else None,  # None: a bar only when stderr is a terminal
     )
     train_acc, train_loss = measure(model, split.X_train, split.y_train)
     test_acc, test_loss = measure(model, split.X_test, split.y_test)
@@ -511,7 +511,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--test-size", type=_fraction, default=0.25, help="fraction of rows held out for testing")
     train.add_argument("--seed", type=int, default=0, help="seeds the split, the initialisation and the shuffling")
     train.add_argument("--out", default="runs", metavar="DIR", help="where the checkpoint, plots and graph go")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", help="no progress bar (none anyway when stderr is no terminal)")
     train.set_defaults(run=_cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy and log-loss of a checkpoint", formatter_class=defaults,
