@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -41,14 +42,15 @@ from .tensor import Tensor
 N_ITER_NO_CHANGE = 10  # stochastic solvers: epochs without a tol improvement before stopping
 
 
-class _Classifier(ClassifierMixin, BaseEstimator):
+class _Classifier(ClassifierMixin, BaseEstimator, ABC):
     """Validation, label encoding, the solvers and prediction; subclasses build the model."""
 
     _solvers: tuple[str, ...] = ("newton", "lbfgs", "adam", "sgd")
     _default_max_iter = 100
 
+    @abstractmethod
     def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        raise NotImplementedError
+        """The untrained model for this estimator's parameters."""
 
     def _targets(self, codes: np.ndarray) -> np.ndarray:
         """Labels as the model's loss wants them (class indices 0..K-1 by default)."""

@@ -14,6 +14,7 @@ the whole minimisation themselves and return a ``SolverResult``.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,7 +39,7 @@ def _check_number(name: str, value: Any, low: float, high: float = math.inf, low
     return value
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Holds the parameters and, per parameter, named buffers (e.g. Adam's ``m`` and ``v``).
 
     Subclasses set ``buffer_names`` and define ``_update(i, p, g)`` on arrays;
@@ -86,8 +87,9 @@ class Optimizer:
                     self._update(i, p.data, p.grad.data)
         self.steps += 1
 
+    @abstractmethod
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define _update(i, p, g)")
+        """Update parameter ``i``'s array ``p`` in place from its gradient ``g``."""
 
     def _buffer(self, name: str, i: int, like: np.ndarray) -> np.ndarray:
         """The buffer ``name`` of parameter ``i``, created as zeros on first use."""
