@@ -28,11 +28,17 @@ def main(argv: list[str] | None = None) -> None:
         description="tinygrad_lr against hand-written NumPy, PyTorch, HIPS autograd and MyGrad, side by side.",
     )
     parser.add_argument(
-        "-w", "--workloads", type=_workload_numbers, default=list(WORKLOADS),
+        "-w",
+        "--workloads",
+        type=_workload_numbers,
+        default=list(WORKLOADS),
         help=f"comma-separated numbers or names (default: all): {workload_list}",
     )
     parser.add_argument(
-        "-s", "--systems", type=lambda s: [x.strip() for x in s.split(",")], default=None,
+        "-s",
+        "--systems",
+        type=lambda s: [x.strip() for x in s.split(",")],
+        default=None,
         help=f"comma-separated subset of {', '.join(systems.MODULES)} (hand NumPy is always included)",
     )
     parser.add_argument(
@@ -41,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats: checks the harness runs")
     parser.add_argument("--mnist-dir", default=None, help="tile the real MNIST test set (IDX .gz) instead of synthetic")
     parser.add_argument(
-        "--threads", type=int, default=None,
+        "--threads",
+        type=int,
+        default=None,
         help="threads for NumPy's BLAS, OpenMP and PyTorch alike (default: leave BLAS as it is, match PyTorch to it)",
     )
     args = parser.parse_args(argv)

@@ -54,8 +54,9 @@ def test_top_level_help_lists_the_subcommands(capsys):
 
 def test_train_writes_checkpoint_metrics_plots_and_graph_and_evaluate_agrees(capsys, tmp_path):
     out_dir = tmp_path / "run"
-    status, out, _ = run(capsys, "train", "--model", "logistic", "--dataset", "iris", "--epochs", "5",
-                         "--out", str(out_dir), "--quiet")
+    status, out, _ = run(
+        capsys, "train", "--model", "logistic", "--dataset", "iris", "--epochs", "5", "--out", str(out_dir), "--quiet"
+    )
     assert status == 0
     assert "iris classes 0 and 1" in out  # logistic on iris says that it binarised
     assert (out_dir / "history.png").read_bytes()[:8] == PNG
@@ -77,8 +78,14 @@ def test_train_writes_checkpoint_metrics_plots_and_graph_and_evaluate_agrees(cap
 
 def test_readme_command_trains_digits_with_all_defaults(tmp_path):
     """`tinygrad-lr train` alone, as the README says: digits, softmax regression, results in runs/."""
-    result = subprocess.run([sys.executable, "-m", "tinygrad_lr.cli", "train"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120, env=ENV)
+    result = subprocess.run(
+        [sys.executable, "-m", "tinygrad_lr.cli", "train"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("digits: 1347 train / 450 test rows, 64 features, 10 classes")
     runs = tmp_path / "runs"
@@ -92,8 +99,23 @@ def test_readme_command_trains_digits_with_all_defaults(tmp_path):
 
 
 def test_train_on_a_two_feature_dataset_draws_the_decision_boundary(capsys, tmp_path):
-    status, _, _ = run(capsys, "train", "--model", "mlp", "--dataset", "moons", "--hidden", "6", "--epochs", "3",
-                       "--optimizer", "momentum", "--out", str(tmp_path), "--quiet")
+    status, _, _ = run(
+        capsys,
+        "train",
+        "--model",
+        "mlp",
+        "--dataset",
+        "moons",
+        "--hidden",
+        "6",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "momentum",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    )
     assert status == 0
     assert (tmp_path / "decision_boundary.png").read_bytes()[:8] == PNG
     texts = svg_texts(tmp_path / "graph.svg")
@@ -103,8 +125,19 @@ def test_train_on_a_two_feature_dataset_draws_the_decision_boundary(capsys, tmp_
 
 def test_train_without_dot_still_writes_everything_else(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    status, out, err = run(capsys, "train", "--dataset", "breast_cancer", "--model", "logistic", "--epochs", "1",
-                           "--out", str(tmp_path), "--quiet")
+    status, out, err = run(
+        capsys,
+        "train",
+        "--dataset",
+        "breast_cancer",
+        "--model",
+        "logistic",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    )
     assert status == 0
     assert "apt-get install graphviz" in err and err.count("\n") == 1
     assert (tmp_path / "graph.gv").read_text().startswith("digraph")
@@ -115,8 +148,21 @@ def test_train_without_dot_still_writes_everything_else(capsys, tmp_path, monkey
 
 @pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="the MNIST IDX files are not at ../shared/data/mnist")
 def test_train_on_mnist_from_idx_files(capsys, tmp_path):
-    status, out, _ = run(capsys, "train", "--dataset", "mnist", "--data-dir", MNIST_DIR, "--epochs", "1",
-                         "--batch-size", "256", "--out", str(tmp_path), "--quiet")
+    status, out, _ = run(
+        capsys,
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        MNIST_DIR,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "256",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    )
     assert status == 0
     assert out.startswith("mnist: 8000 train / 2000 test rows, 784 features, 10 classes")
     assert (tmp_path / "misclassified.png").read_bytes()[:8] == PNG
@@ -149,8 +195,16 @@ def test_gradcheck_prints_a_passing_table(capsys):
     status, out, _ = run(capsys, "gradcheck")
     assert status == 0
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["logistic"], ["softmax"], ["mlp"])]
-    assert [(r[0], r[1]) for r in rows] == [("logistic", "w"), ("logistic", "b"), ("softmax", "W"), ("softmax", "b"),
-                                           ("mlp", "W0"), ("mlp", "b0"), ("mlp", "W1"), ("mlp", "b1")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("logistic", "w"),
+        ("logistic", "b"),
+        ("softmax", "W"),
+        ("softmax", "b"),
+        ("mlp", "W0"),
+        ("mlp", "b0"),
+        ("mlp", "W1"),
+        ("mlp", "b1"),
+    ]
     assert all(r[-1] == "ok" for r in rows)
     assert "8 of 8 parameter gradients agree" in out
 
@@ -169,8 +223,9 @@ def test_gradcheck_fails_with_status_1_when_a_closed_form_disagrees(capsys, monk
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 10 epochs, on purpose
 def test_sweep_runs_gridsearchcv_in_parallel_and_matches_a_direct_fit(capsys, tmp_path):
-    status, out, _ = run(capsys, "sweep", "--lrs", "0.01", "0.9", "--ratios", "0.2", "0.4", "--n-jobs", "2",
-                         "--out", str(tmp_path))
+    status, out, _ = run(
+        capsys, "sweep", "--lrs", "0.01", "0.9", "--ratios", "0.2", "0.4", "--n-jobs", "2", "--out", str(tmp_path)
+    )
     assert status == 0
     results = json.loads((tmp_path / "sweep.json").read_text())
     assert [(r["lr"], r["test_size"]) for r in results] == [(0.01, 0.2), (0.01, 0.4), (0.9, 0.2), (0.9, 0.4)]
@@ -197,8 +252,10 @@ def test_sweep_runs_gridsearchcv_in_parallel_and_matches_a_direct_fit(capsys, tm
 
 # ---- nothing is written half-way ----------------------------------------------------------------
 
-SWEEP = [{"lr": lr, "test_size": 0.2, "train_accuracy": 1.0, "test_accuracy": 0.9, "test_log_loss": loss}
-         for lr, loss in ((0.1, 0.5), (1.0, 0.2))]
+SWEEP = [
+    {"lr": lr, "test_size": 0.2, "train_accuracy": 1.0, "test_accuracy": 0.9, "test_log_loss": loss}
+    for lr, loss in ((0.1, 0.5), (1.0, 0.2))
+]
 # The command, and a file it writes (each after the files before it).
 WRITES = {
     "train metrics.json": (["train", "--dataset", "iris", "--epochs", "1", "--quiet"], "metrics.json"),
@@ -272,11 +329,14 @@ def test_usage_errors_are_one_line_with_status_2(capsys, tmp_path, argv, message
 
 
 RUNTIME_ERRORS = {
-    "--out is a file": (["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}/file"],
-                        "File exists: '{tmp}/file'"),
+    "--out is a file": (
+        ["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}/file"],
+        "File exists: '{tmp}/file'",
+    ),
     "a directory where the metrics go": (
         ["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}"],
-        "[Errno 21] Is a directory: '{tmp}/metrics.json'"),
+        "[Errno 21] Is a directory: '{tmp}/metrics.json'",
+    ),
     "graph onto a directory": (["graph", "-o", "{tmp}/metrics.json"], "Is a directory: '{tmp}/metrics.json'"),
     "graph in a file": (["graph", "-o", "{tmp}/file/g.svg"], "File exists: '{tmp}/file'"),
     "graph format": (["graph", "-o", "{tmp}/g.jpgz"], "render: unknown output format 'jpgz'"),
@@ -285,8 +345,7 @@ RUNTIME_ERRORS = {
 
 
 @pytest.mark.parametrize("argv, message", RUNTIME_ERRORS.values(), ids=RUNTIME_ERRORS.keys())
-def test_runtime_errors_are_one_line_with_status_1_and_leave_no_temporary(capsys, tmp_path, monkeypatch, argv,
-                                                                             message):
+def test_runtime_errors_are_one_line_with_status_1_and_leave_no_temporary(capsys, tmp_path, monkeypatch, argv, message):
     (tmp_path / "file").write_text("not a directory")
     (tmp_path / "metrics.json").mkdir()
     monkeypatch.setattr(cli, "sweep_results", lambda *args: SWEEP)
@@ -321,8 +380,14 @@ def test_evaluate_refuses_a_dataset_of_the_wrong_width(capsys, tmp_path):
 
 
 def test_the_installed_command_exits_2_without_a_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "tinygrad_lr.cli", "train", "--epochs", "0"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, env=ENV)
+    result = subprocess.run(
+        [sys.executable, "-m", "tinygrad_lr.cli", "train", "--epochs", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "tinygrad-lr train: error: argument --epochs: must be > 0, got 0 (see tinygrad-lr train --help)"

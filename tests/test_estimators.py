@@ -73,8 +73,7 @@ def test_stochastic_solvers_count_epochs_and_get_close(solver):
 
 
 def test_string_labels_and_probabilities():
-    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
     names = np.array(["cat", "dog", "emu"])[y]
     for est in (SoftmaxRegressionClassifier(), MLPClassifier(max_iter=300, random_state=0)):
         est.fit(X, names)
@@ -136,10 +135,10 @@ def _plain_gradient_descent(model, X, codes, lr, l2, epochs):
 
 
 def test_sgd_with_momentum_zero_is_plain_gradient_descent(monkeypatch):
-    X, y = make_classification(n_samples=90, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
-                               random_state=0)
-    est = SoftmaxRegressionClassifier(solver="sgd", momentum=0, learning_rate=0.1, batch_size=len(X), max_iter=7,
-                                      tol=1e-12, random_state=0)
+    X, y = make_classification(n_samples=90, n_features=4, n_informative=3, n_redundant=0, n_classes=3, random_state=0)
+    est = SoftmaxRegressionClassifier(
+        solver="sgd", momentum=0, learning_rate=0.1, batch_size=len(X), max_iter=7, tol=1e-12, random_state=0
+    )
     initial = []  # the estimator's seeded starting point, recorded as it builds the model
     make_model = est._make_model
 
@@ -164,8 +163,9 @@ def test_momentum_and_nesterov_are_used():
     X, y = make_classification(n_samples=90, n_features=4, random_state=0)
     coefs = {}
     for momentum, nesterov in ((0.0, True), (0.0, False), (0.5, False), (0.5, True), (0.9, True)):
-        est = LogisticRegressionClassifier(solver="sgd", momentum=momentum, nesterovs_momentum=nesterov,
-                                           max_iter=5, tol=1e-12, random_state=0)
+        est = LogisticRegressionClassifier(
+            solver="sgd", momentum=momentum, nesterovs_momentum=nesterov, max_iter=5, tol=1e-12, random_state=0
+        )
         with pytest.warns(ConvergenceWarning):
             coefs[momentum, nesterov] = est.fit(X, y).coef_
     np.testing.assert_array_equal(coefs[0.0, True], coefs[0.0, False])  # nesterov needs momentum: ignored at 0

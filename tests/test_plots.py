@@ -29,8 +29,12 @@ def scatters(ax):
 # ---- history -----------------------------------------------------------------------------
 
 
-HISTORY = {"loss": [0.9, 0.5, 0.3], "accuracy": [0.6, 0.8, 0.9], "val_loss": [1.0, 0.7, 0.6],
-           "val_accuracy": [0.5, 0.7, 0.75]}
+HISTORY = {
+    "loss": [0.9, 0.5, 0.3],
+    "accuracy": [0.6, 0.8, 0.9],
+    "val_loss": [1.0, 0.7, 0.6],
+    "val_accuracy": [0.5, 0.7, 0.75],
+}
 
 
 @pytest.mark.parametrize("as_object", [False, True])
@@ -165,14 +169,13 @@ def test_distance_to_the_final_snapshot_of_several_runs(tmp_path):
     def run(rate):  # gradient descent on ||θ||²/2 from (3, 4): θ_t = (1-rate)^t θ_0
         return [{"w": np.array([3.0]) * (1 - rate) ** t, "b": np.array(4.0) * (1 - rate) ** t} for t in range(6)]
 
-    fig = plots.plot_distance_to_optimum({"slow": run(0.1), "fast": run(0.5)}, path=tmp_path / "d.svg",
-                                         xlabel="epoch")
+    fig = plots.plot_distance_to_optimum({"slow": run(0.1), "fast": run(0.5)}, path=tmp_path / "d.svg", xlabel="epoch")
     assert_image(tmp_path / "d.svg")
     ax = fig.axes[0]
     slow, fast = ax.get_lines()
     assert (slow.get_label(), fast.get_label()) == ("slow", "fast")
     t = np.arange(6)
-    np.testing.assert_allclose(fast.get_ydata()[:5], 5 * (0.5**t[:5] - 0.5**5))
+    np.testing.assert_allclose(fast.get_ydata()[:5], 5 * (0.5 ** t[:5] - 0.5**5))
     assert np.isnan(fast.get_ydata()[5])  # distance 0 has no place on a log axis
     assert ax.get_ylabel() == "‖θ − θ_final‖₂" and ax.get_xlabel() == "epoch"
     assert [x.get_text() for x in ax.get_legend().get_texts()] == ["slow", "fast"]
@@ -242,8 +245,14 @@ def sweep_cell(lr, test_size, accuracy, loss):
 
 def test_sweep_has_one_line_per_test_fraction_in_learning_rate_order(tmp_path):
     # Cells out of order on purpose: each line must run left to right.
-    results = [sweep_cell(1.0, 0.4, 0.8, 0.9), sweep_cell(0.1, 0.2, 0.7, 0.6), sweep_cell(0.01, 0.4, 0.5, 0.65),
-               sweep_cell(1.0, 0.2, 0.95, 0.1), sweep_cell(0.1, 0.4, 0.9, 0.3), sweep_cell(0.01, 0.2, 0.6, 0.68)]
+    results = [
+        sweep_cell(1.0, 0.4, 0.8, 0.9),
+        sweep_cell(0.1, 0.2, 0.7, 0.6),
+        sweep_cell(0.01, 0.4, 0.5, 0.65),
+        sweep_cell(1.0, 0.2, 0.95, 0.1),
+        sweep_cell(0.1, 0.4, 0.9, 0.3),
+        sweep_cell(0.01, 0.2, 0.6, 0.68),
+    ]
     fig = plots.plot_sweep(results, tmp_path / "sweep.svg", title="iris")
     assert isinstance(fig, Figure)
     assert_image(tmp_path / "sweep.svg")

@@ -310,8 +310,16 @@ def test_fit_takes_the_penalty_from_the_model(monkeypatch):
     model = models.LogisticRegression(3)
     monkeypatch.setattr(model, "penalty", lambda l2: 100.0 * l2 * model.w.sum())  # pushes w down, linearly
     w_before = model.w.data.copy()
-    h = fit(model, X_OK, Y_OK, optimizer=optim.SGD(model.parameters(), lr=0.01), epochs=1, batch_size=20,
-            l2=0.5, validation=(X_OK, Y_OK))
+    h = fit(
+        model,
+        X_OK,
+        Y_OK,
+        optimizer=optim.SGD(model.parameters(), lr=0.01),
+        epochs=1,
+        batch_size=20,
+        l2=0.5,
+        validation=(X_OK, Y_OK),
+    )
     data_loss = model.loss(X_OK, Y_OK).item()
     assert np.all(model.w.data < w_before - 0.4)  # the gradient of 50·sum(w) is 50 per weight
     np.testing.assert_allclose(h.val_loss[0], data_loss + 50.0 * model.w.data.sum(), rtol=1e-12)

@@ -273,8 +273,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     written.append(out / "history.png")
     if split.X_train.shape[1] == 2:
         plots.plot_decision_boundary(
-            model, split.X_test, split.y_test, out / "decision_boundary.png",
-            feature_names=("x₁ (standardised)", "x₂ (standardised)"), title=f"{title}: test set",
+            model,
+            split.X_test,
+            split.y_test,
+            out / "decision_boundary.png",
+            feature_names=("x₁ (standardised)", "x₂ (standardised)"),
+            title=f"{title}: test set",
         )
         written.append(out / "decision_boundary.png")
     if split.image_shape is not None:
@@ -312,8 +316,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
     X, y = (split.X_train, split.y_train) if args.split == "train" else (split.X_test, split.y_test)
     accuracy, loss = measure(model, X, y)
-    print(f"{type(model).__name__} on {args.dataset} ({args.split}, {len(y)} rows): "
-          f"accuracy {accuracy:.4f}  log-loss {loss:.4f}")
+    print(
+        f"{type(model).__name__} on {args.dataset} ({args.split}, {len(y)} rows): "
+        f"accuracy {accuracy:.4f}  log-loss {loss:.4f}"
+    )
     return 0
 
 
@@ -330,8 +336,13 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     loss.name = "loss"
     if args.show_grad:
         loss.backward()
-    graph = draw(loss, show_grad=args.show_grad, show_data=args.show_data, rankdir=args.rankdir,
-                 clusters=model if args.model == "mlp" else None)
+    graph = draw(
+        loss,
+        show_grad=args.show_grad,
+        show_data=args.show_data,
+        rankdir=args.rankdir,
+        clusters=model if args.model == "mlp" else None,
+    )
     out = Path(args.output)
     if out.suffix in (".gv", ".dot"):
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -391,8 +402,16 @@ def gradcheck_rows(kind: str, seed: int, l2: float) -> list[dict[str, Any]]:
         num_error = float(np.max(np.abs(a - num), initial=0.0))
         ref_ok = ref_error <= REFERENCE_RTOL * max(1.0, float(np.max(np.abs(closed[name]), initial=0.0)))
         num_ok = bool(np.all(np.abs(a - num) <= GRADCHECK_ATOL + GRADCHECK_RTOL * np.abs(num)))
-        rows.append({"model": kind, "parameter": name, "shape": params[name].shape,
-                     "reference": ref_error, "numerical": num_error, "ok": ref_ok and num_ok})
+        rows.append(
+            {
+                "model": kind,
+                "parameter": name,
+                "shape": params[name].shape,
+                "reference": ref_error,
+                "numerical": num_error,
+                "ok": ref_ok and num_ok,
+            }
+        )
     return rows
 
 
@@ -404,11 +423,15 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['model']:<9} {r['parameter']:<6} {str(r['shape']):<8} {r['reference']:>25.2e} "
-              f"{r['numerical']:>23.2e}  {'ok' if r['ok'] else 'FAIL'}")
+        print(
+            f"{r['model']:<9} {r['parameter']:<6} {str(r['shape']):<8} {r['reference']:>25.2e} "
+            f"{r['numerical']:>23.2e}  {'ok' if r['ok'] else 'FAIL'}"
+        )
     failed = [r for r in rows if not r["ok"]]
-    print(f"{len(rows) - len(failed)} of {len(rows)} parameter gradients agree "
-          f"(closed form: rtol {REFERENCE_RTOL:g}; numerical: atol {GRADCHECK_ATOL:g} + rtol {GRADCHECK_RTOL:g})")
+    print(
+        f"{len(rows) - len(failed)} of {len(rows)} parameter gradients agree "
+        f"(closed form: rtol {REFERENCE_RTOL:g}; numerical: atol {GRADCHECK_ATOL:g} + rtol {GRADCHECK_RTOL:g})"
+    )
     return 1 if failed else 0
 
 
@@ -466,11 +489,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     results = sweep_results(args.lrs, args.ratios, args.epochs, args.batch_size, args.seed, args.n_jobs)
     print(f"{'lr':>8} {'test fraction':>14} {'train acc':>10} {'test acc':>9} {'test log-loss':>14}")
     for r in results:
-        print(f"{r['lr']:>8g} {r['test_size']:>14g} {r['train_accuracy']:>10.4f} {r['test_accuracy']:>9.4f} "
-              f"{r['test_log_loss']:>14.4g}")
+        print(
+            f"{r['lr']:>8g} {r['test_size']:>14g} {r['train_accuracy']:>10.4f} {r['test_accuracy']:>9.4f} "
+            f"{r['test_log_loss']:>14.4g}"
+        )
     out = Path(args.out)
-    plots.plot_sweep(results, out / "sweep.png",
-                     title="iris (classes 0/1), logistic regression: learning rate × split ratio")
+    plots.plot_sweep(
+        results, out / "sweep.png", title="iris (classes 0/1), logistic regression: learning rate × split ratio"
+    )
     _write_text(out / "sweep.json", json.dumps(results, indent=2) + "\n")
     print(f"wrote {out / 'sweep.png'}, {out / 'sweep.json'}")
     return 0
@@ -480,9 +506,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _dataset_options(p: argparse.ArgumentParser, default: str | None) -> None:
-    p.add_argument("--dataset", choices=DATASETS, default=default,
-                   help="bundled (iris, digits, breast_cancer), generated (moons, classification: 2 features), "
-                        "or mnist from IDX files in --data-dir" + (f" (default: {default})" if default else ""))
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=default,
+        help="bundled (iris, digits, breast_cancer), generated (moons, classification: 2 features), "
+        "or mnist from IDX files in --data-dir" + (f" (default: {default})" if default else ""),
+    )
     p.add_argument("--data-dir", metavar="DIR", help="folder of the MNIST IDX files (.gz or raw) for --dataset mnist")
 
 
@@ -491,33 +521,50 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     defaults = argparse.ArgumentDefaultsHelpFormatter
 
-    train = sub.add_parser("train", help="train a model; write a checkpoint, plots and the graph",
-                           formatter_class=defaults,
-                           description="Train a model with minibatches and write, in --out: model.npz (checkpoint), "
-                                       "metrics.json, history.png, decision_boundary.png (2-feature datasets), "
-                                       "misclassified.png (image datasets) and graph.svg. Logistic regression is "
-                                       "binary: on iris it keeps classes 0 and 1, on other multiclass datasets "
-                                       "it is an error.")
+    train = sub.add_parser(
+        "train",
+        help="train a model; write a checkpoint, plots and the graph",
+        formatter_class=defaults,
+        description="Train a model with minibatches and write, in --out: model.npz (checkpoint), "
+        "metrics.json, history.png, decision_boundary.png (2-feature datasets), "
+        "misclassified.png (image datasets) and graph.svg. Logistic regression is "
+        "binary: on iris it keeps classes 0 and 1, on other multiclass datasets "
+        "it is an error.",
+    )
     train.add_argument("--model", choices=MODELS, default="softmax", help="which model")
     _dataset_options(train, "digits")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="momentum is SGD with momentum 0.9")
     train.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training set")
-    train.add_argument("--lr", type=_positive_float, default=None,
-                       help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
+    train.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")",
+    )
     train.add_argument("--batch-size", type=_positive_int, default=32, help="rows per minibatch")
     train.add_argument("--l2", type=_nonnegative_float, default=0.0, help="L2 penalty l2/2·||W||² (biases free)")
-    train.add_argument("--hidden", type=_positive_int, nargs="+", default=[10], metavar="N",
-                       help="hidden layer sizes of --model mlp (tanh)")
+    train.add_argument(
+        "--hidden",
+        type=_positive_int,
+        nargs="+",
+        default=[10],
+        metavar="N",
+        help="hidden layer sizes of --model mlp (tanh)",
+    )
     train.add_argument("--test-size", type=_fraction, default=0.25, help="fraction of rows held out for testing")
     train.add_argument("--seed", type=int, default=0, help="seeds the split, the initialisation and the shuffling")
     train.add_argument("--out", default="runs", metavar="DIR", help="where the checkpoint, plots and graph go")
     train.add_argument("--quiet", action="store_true", help="no progress bar (none anyway when stderr is no terminal)")
     train.set_defaults(run=_cmd_train)
 
-    evaluate = sub.add_parser("evaluate", help="accuracy and log-loss of a checkpoint", formatter_class=defaults,
-                              description="Load a checkpoint (io.load_checkpoint) and measure it on the same split "
-                                          "train used (dataset, seed and test size come from the checkpoint "
-                                          "unless given).")
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="accuracy and log-loss of a checkpoint",
+        formatter_class=defaults,
+        description="Load a checkpoint (io.load_checkpoint) and measure it on the same split "
+        "train used (dataset, seed and test size come from the checkpoint "
+        "unless given).",
+    )
     evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="a .npz written by train or io.save")
     _dataset_options(evaluate, None)
     evaluate.add_argument("--split", choices=("test", "train"), default="test", help="which rows to measure")
@@ -525,9 +572,13 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--test-size", type=_fraction, default=None, help="(default: the checkpoint's)")
     evaluate.set_defaults(run=_cmd_evaluate)
 
-    graph = sub.add_parser("graph", help="draw the computation graph of a model's loss", formatter_class=defaults,
-                           description="Build a model's loss on a small random batch and draw its DAG "
-                                       "(.svg/.png/.pdf need Graphviz's dot; .gv/.dot write the DOT source).")
+    graph = sub.add_parser(
+        "graph",
+        help="draw the computation graph of a model's loss",
+        formatter_class=defaults,
+        description="Build a model's loss on a small random batch and draw its DAG "
+        "(.svg/.png/.pdf need Graphviz's dot; .gv/.dot write the DOT source).",
+    )
     graph.add_argument("--model", choices=MODELS, default="mlp", help="which model")
     graph.add_argument("-o", "--output", default="graph.svg", metavar="FILE", help="output file; format from suffix")
     graph.add_argument("--features", type=_positive_int, default=2, help="input features")
@@ -541,29 +592,38 @@ def make_parser() -> argparse.ArgumentParser:
     graph.add_argument("--seed", type=int, default=0, help="seeds the data and the initialisation")
     graph.set_defaults(run=_cmd_graph)
 
-    check = sub.add_parser("gradcheck", help="check gradients against closed forms and finite differences",
-                           formatter_class=defaults,
-                           description="On small random non-square data, compare each parameter's autograd "
-                                       "gradient with the hand-derived one (tinygrad_lr.reference) and with "
-                                       "central differences (tinygrad_lr.gradcheck). Exit status 1 if any "
-                                       "disagrees.")
+    check = sub.add_parser(
+        "gradcheck",
+        help="check gradients against closed forms and finite differences",
+        formatter_class=defaults,
+        description="On small random non-square data, compare each parameter's autograd "
+        "gradient with the hand-derived one (tinygrad_lr.reference) and with "
+        "central differences (tinygrad_lr.gradcheck). Exit status 1 if any "
+        "disagrees.",
+    )
     check.add_argument("--model", choices=(*MODELS, "all"), default="all", help="which model(s)")
     check.add_argument("--l2", type=_nonnegative_float, default=0.1, help="L2 penalty in the checked loss")
     check.add_argument("--seed", type=int, default=0, help="seeds the data and the initialisation")
     check.set_defaults(run=_cmd_gradcheck)
 
-    sweep = sub.add_parser("sweep", help="seed 000's learning-rate × split-ratio study (GridSearchCV)",
-                           formatter_class=defaults,
-                           description="Binary iris logistic regression (tinygrad_lr.estimators, solver sgd: Nesterov "
-                                       "momentum, standardised features) for each learning rate and test fraction, "
-                                       "run by scikit-learn's GridSearchCV with n_jobs workers; prints a table and "
-                                       "writes sweep.png and sweep.json to --out.")
+    sweep = sub.add_parser(
+        "sweep",
+        help="seed 000's learning-rate × split-ratio study (GridSearchCV)",
+        formatter_class=defaults,
+        description="Binary iris logistic regression (tinygrad_lr.estimators, solver sgd: Nesterov "
+        "momentum, standardised features) for each learning rate and test fraction, "
+        "run by scikit-learn's GridSearchCV with n_jobs workers; prints a table and "
+        "writes sweep.png and sweep.json to --out.",
+    )
     sweep.add_argument("--lrs", type=_positive_float, nargs="+", default=[0.01, 0.1, 0.9, 10.0], metavar="LR")
-    sweep.add_argument("--ratios", type=_fraction, nargs="+", default=[0.2, 0.4], metavar="R",
-                       help="test fractions")
+    sweep.add_argument("--ratios", type=_fraction, nargs="+", default=[0.2, 0.4], metavar="R", help="test fractions")
     sweep.add_argument("--epochs", type=_positive_int, default=10, help="max_iter of the estimator")
-    sweep.add_argument("--batch-size", type=_positive_int, default=150,
-                       help="rows per minibatch (at least the training rows: full-batch gradient descent)")
+    sweep.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=150,
+        help="rows per minibatch (at least the training rows: full-batch gradient descent)",
+    )
     sweep.add_argument("--n-jobs", type=int, default=2, help="joblib workers (-1: all cores)")
     sweep.add_argument("--seed", type=int, default=0, help="seeds the splits and the estimator")
     sweep.add_argument("--out", default="runs", metavar="DIR", help="where sweep.png and sweep.json go")

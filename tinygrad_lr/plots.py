@@ -22,8 +22,18 @@ from .graph import _atomic_write
 from .tensor import Tensor
 
 FORMATS = (".png", ".svg")
-CLASS_COLORS = ("tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple",
-                "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+CLASS_COLORS = (
+    "tab:blue",
+    "tab:red",
+    "tab:green",
+    "tab:orange",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+)
 
 
 def _save(fig: Figure, path: str | Path | None, who: str) -> None:
@@ -145,8 +155,15 @@ def plot_decision_boundary(
     for i, c in enumerate(classes):
         mine = y == c
         if mine.any():
-            ax.scatter(X[mine, 0], X[mine, 1], s=18, color=colors[min(i, len(colors) - 1)], edgecolors="black",
-                       linewidths=0.5, label=f"y = {c}")
+            ax.scatter(
+                X[mine, 0],
+                X[mine, 1],
+                s=18,
+                color=colors[min(i, len(colors) - 1)],
+                edgecolors="black",
+                linewidths=0.5,
+                label=f"y = {c}",
+            )
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.legend(loc="best")
@@ -243,9 +260,7 @@ def plot_misclassified(
     y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
     n = len(images)
     if y_true.shape != (n,) or y_pred.shape != (n,):
-        raise ValueError(
-            f"plot_misclassified: {n} images but {y_true.size} true and {y_pred.size} predicted labels"
-        )
+        raise ValueError(f"plot_misclassified: {n} images but {y_true.size} true and {y_pred.size} predicted labels")
     if images.ndim == 2:
         side = math.isqrt(images.shape[1])
         if side * side != images.shape[1]:
