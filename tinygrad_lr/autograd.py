@@ -193,17 +193,23 @@ class Function:
         self._saved = arrays
 
     @property
-    def saved_tensors(self) -> tuple[Tensor, ...]:
-        saved = getattr(self, "_saved", ())
+    def saved_arrays(self) -> tuple[np.ndarray, ...]:
+        """What ``forward`` saved, as the plain arrays: for first-order rules written in NumPy."""
+        saved = self.__dict__.get("_saved", ())
         if saved is None:
             raise GraphFreedError(
                 f"{self.op_name()}: its saved values were freed by an earlier backward; "
                 "call backward(retain_graph=True) the first time to go through the graph twice"
             )
+        return saved
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor, ...]:
+        saved = self.saved_arrays
         # Identity, not equality: a saved input (or the output) is that very tensor, so a
         # second derivative flows through it. Anything else saved is a constant.
         known = {id(t.data): t for t in self.parents}
-        out = getattr(self, "_output", None)
+        out = self.__dict__.get("_output")
         if out is not None:
             known[id(out.data)] = out
         return tuple([known[id(a)] if id(a) in known else Tensor(a) for a in saved])
@@ -280,9 +286,9 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
             axes.append(extra + i)  # size-1 axes the broadcast stretched
     if _GradMode.enabled:  # create_graph: the sum must be part of the graph
         summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
-    else:
-        summed = _wrap(np.asarray(grad.data.sum(axis=tuple(axes))))
-    return summed if summed.data.shape == shape else summed.reshape(shape)
+        return summed if summed.data.shape == shape else summed.reshape(shape)
+    summed = np.asarray(grad.data.sum(axis=tuple(axes)))  # a full sum gives a NumPy scalar
+    return _wrap(summed if summed.shape == shape else summed.reshape(shape))
 
 
 def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -313,13 +319,14 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def _as_gradient(g: Any, like: Tensor, op: str, index: int) -> Tensor:
+def _as_gradient(g: Any, like: Tensor, ctx: Function, index: int) -> Tensor:
+    """A backward's result as a Tensor of its input's shape and dtype (broadcasts summed back)."""
     g = g if isinstance(g, Tensor) else Tensor(g, dtype=like.dtype)
     try:
         g = unbroadcast(g, like.data.shape)
     except ValueError:
         raise ValueError(
-            f"{op}: backward returned a gradient of shape {g.shape} for input {index} of shape {like.shape}"
+            f"{ctx.op_name()}: backward returned a gradient of shape {g.shape} for input {index} of shape {like.shape}"
         ) from None
     if g.data.dtype != like.data.dtype:
         g = g.astype(like.data.dtype)
@@ -342,8 +349,10 @@ def _backprop(
     for r, s in zip(roots, seeds):
         grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
     leaves: list[tuple[Tensor, Tensor]] = []  # accumulated at the end: a failed backward leaves .grad untouched
-    with _set_grad_enabled(create_graph):
-        for t in reversed(_toposort(roots)):
+    order = _toposort(roots)
+    previous_mode, _GradMode.enabled = _GradMode.enabled, create_graph  # record the rules only for create_graph
+    try:
+        for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
@@ -354,42 +363,46 @@ def _backprop(
                 if capture is None:
                     leaves.append((t, g))
                 continue
-            ctx._output = t
-            if _GradMode.anomaly:
-                _GradMode.backward_of = ctx
-            try:
-                in_grads = type(ctx).backward(ctx, g)
-            finally:
-                ctx._output = None
-                if _GradMode.anomaly:
-                    _GradMode.backward_of = None
+            in_grads = _run_backward(ctx, t, g)
             if not retain_graph:
                 ctx._saved = None
+            parents = ctx.parents
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            parents = ctx.parents
             if len(in_grads) != len(parents):
                 raise ValueError(
                     f"{ctx.op_name()}: backward returned {len(in_grads)} gradients for {len(parents)} inputs"
                 )
-            for i in range(len(parents)):
-                pg, p = in_grads[i], parents[i]
+            for i, p in enumerate(parents):
+                pg = in_grads[i]
                 if pg is None or not p.requires_grad:
                     continue
-                pdata, gdata = p.data, getattr(pg, "data", None)
-                if type(pg) is not Tensor or gdata.shape != pdata.shape or gdata.dtype != pdata.dtype:
-                    pg = _as_gradient(pg, p, ctx.op_name(), i)
+                if type(pg) is not Tensor or pg.data.shape != p.data.shape or pg.data.dtype != p.data.dtype:
+                    pg = _as_gradient(pg, p, ctx, i)
                 if _GradMode.anomaly:
                     _check_backward(ctx, i, pg)
-                key = id(p)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                prev = grads.get(id(p))
+                grads[id(p)] = pg if prev is None else prev + pg
         # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
         # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
         shared = {id(s.data) for s in seeds}
         for t, g in leaves:
-            t._accumulate_grad(g, owned=g.data.base is None and id(g.data) not in shared)
+            t._accumulate_grad(g, g.data.base is None and id(g.data) not in shared)
             shared.add(id(g.data))
+    finally:
+        _GradMode.enabled = previous_mode
+
+
+def _run_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
+    """One node's backward, with its output reachable for ``saved_tensors`` while it runs."""
+    ctx._output = output
+    if _GradMode.anomaly:
+        _GradMode.backward_of = ctx
+    try:
+        return type(ctx).backward(ctx, grad)
+    finally:
+        ctx._output = None
+        _GradMode.backward_of = None
 
 
 def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
@@ -398,7 +411,9 @@ def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
             raise ValueError(
                 f"{what}: output of shape {output.shape} is not a scalar; pass a gradient of the same shape"
             )
-        return Tensor._make(np.ones(output.data.shape, output.data.dtype), None)
+        ones = np.empty(output.data.shape, output.data.dtype)
+        ones.fill(1)  # np.ones is a Python wrapper around these two calls
+        return Tensor._make(ones, None)
     g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")

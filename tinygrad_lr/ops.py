@@ -195,14 +195,15 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2 and not is_grad_enabled():  # first order: the same rule, straight to BLAS
-            return (_wrap(grad.data @ b.data.T) if need_a else None), (_wrap(a.data.T @ grad.data) if need_b else None)
+        if not is_grad_enabled():  # first order: the 2-D cases straight to BLAS, the same rules as below
+            a, b = ctx.saved_arrays
+            if a.ndim == 2 and b.ndim == 2:
+                return (_wrap(grad.data @ b.T) if need_a else None), (_wrap(a.T @ grad.data) if need_b else None)
+            if a.ndim == 2 and b.ndim == 1:
+                return (_wrap(np.outer(grad.data, b)) if need_a else None), (_wrap(grad.data @ a) if need_b else None)
+        a, b = ctx.saved_tensors
         if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: Xᵀg = gX, no reshapes
-            if not is_grad_enabled():
-                ga = _wrap(np.outer(grad.data, b.data)) if need_a else None
-                return ga, (_wrap(grad.data @ a.data) if need_b else None)
             return (grad.reshape(-1, 1) * b if need_a else None), (grad @ a if need_b else None)
         # Treat vectors as a row (a) or a column (b), then drop that axis again.
         a2 = a if a.ndim > 1 else a.reshape(1, -1)
