@@ -287,18 +287,22 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if _GradMode.enabled:  # create_graph: the sum must be part of the graph
         summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
         return summed if summed.data.shape == shape else summed.reshape(shape)
-    summed = np.asarray(grad.data.sum(axis=tuple(axes)))  # a full sum gives a NumPy scalar
+    summed = np.asarray(np.add.reduce(grad.data, axis=tuple(axes)))  # a full sum gives a NumPy scalar
     return _wrap(summed if summed.shape == shape else summed.reshape(shape))
 
 
 def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that need grad, each after all of its inputs (iterative DFS, no recursion)."""
+    """Tensors that need grad, each after all of its inputs (iterative DFS, no recursion).
+
+    Tensors go into sets and dicts as themselves: they hash by identity, and since
+    distinct objects never share a hash, their elementwise ``==`` is never called.
+    """
     order: list[Tensor] = []
-    seen: set[int] = set()
+    seen: set[Tensor] = set()
     for root in roots:
-        if id(root) in seen:
+        if root in seen:
             continue
-        seen.add(id(root))
+        seen.add(root)
         if root._ctx is None:
             order.append(root)
             continue
@@ -306,8 +310,8 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         while stack:
             t, parents = stack[-1]
             for p in parents:  # resumes where this node's last visit stopped
-                if p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
+                if p.requires_grad and p not in seen:
+                    seen.add(p)
                     if p._ctx is None:
                         order.append(p)
                     else:
@@ -345,15 +349,15 @@ def _backprop(
     With ``capture`` (ids of wanted tensors) the gradients are stored there and
     leaves' ``.grad`` are left alone (``tg.grad``); otherwise leaves accumulate.
     """
-    grads: dict[int, Tensor] = {}
+    grads: dict[Tensor, Tensor] = {}
     for r, s in zip(roots, seeds):
-        grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
+        grads[r] = grads[r] + s if r in grads else s
     leaves: list[tuple[Tensor, Tensor]] = []  # accumulated at the end: a failed backward leaves .grad untouched
     order = _toposort(roots)
     previous_mode, _GradMode.enabled = _GradMode.enabled, create_graph  # record the rules only for create_graph
     try:
         for t in reversed(order):
-            g = grads.pop(id(t), None)
+            g = grads.pop(t, None)
             if g is None:
                 continue
             if capture is not None and id(t) in capture:
@@ -381,8 +385,8 @@ def _backprop(
                     pg = _as_gradient(pg, p, ctx, i)
                 if _GradMode.anomaly:
                     _check_backward(ctx, i, pg)
-                prev = grads.get(id(p))
-                grads[id(p)] = pg if prev is None else prev + pg
+                prev = grads.get(p)
+                grads[p] = pg if prev is None else prev + pg
         # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
         # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
         shared = {id(s.data) for s in seeds}

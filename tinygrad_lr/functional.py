@@ -94,7 +94,8 @@ class BinaryCrossEntropyWithLogits(Function):
         need_z, need_y = ctx.needs_input_grad
         if not is_grad_enabled() and not need_y:  # first order: σ(z) = exp(z - softplus(z)) in plain NumPy
             z, y = ctx.saved_arrays
-            d = np.exp(z - ctx.softplus)
+            d = np.subtract(z, ctx.softplus, out=np.empty_like(z))  # out=: an array even when 0-d
+            np.exp(d, out=d)
             d -= y
             d *= grad.data / z.size
             return Tensor._make(d, None), None
@@ -129,15 +130,16 @@ def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
 
 
 def _shifted_exp(logits: np.ndarray) -> np.ndarray:
-    """exp(z - max) per sample, as a fresh classes × samples array.
+    """z - max per sample, as a fresh classes × samples array (exp is taken in place after).
 
     Transposed because NumPy reduces over a short last axis one row at a time:
     with fewer classes than samples, the sums and maxes run 5-15x faster across a
     classes-major buffer (and the bias gradient's column sum after it, too).
+    ``np.add.reduce`` and friends skip the Python wrappers of ``.sum()``/``.max()``.
     """
     n, c = logits.shape
     e = np.array(logits.T, order="C" if c < n else "F")
-    e -= e.max(axis=0)
+    e -= np.maximum.reduce(e, axis=0)
     return e
 
 
@@ -148,12 +150,12 @@ class CrossEntropy(Function):
     def forward(ctx, logits, labels):
         rows = np.arange(len(labels))
         e = _shifted_exp(logits)
-        picked = e[labels, rows].sum()
+        picked = np.add.reduce(e[labels, rows])
         np.exp(e, out=e)
-        total = e.sum(axis=0)
+        total = np.add.reduce(e, axis=0)
         ctx.save_for_backward(logits)
-        ctx.labels, ctx.exp, ctx.total = labels, e, total
-        return (np.log(total).sum() - picked) / len(labels)
+        ctx.labels, ctx.rows, ctx.exp, ctx.total = labels, rows, e, total
+        return (np.add.reduce(np.log(total)) - picked) / len(labels)
 
     @staticmethod
     def backward(ctx, grad):
@@ -161,7 +163,7 @@ class CrossEntropy(Function):
         if is_grad_enabled():  # create_graph: keep softmax in the graph for second order
             (logits,) = ctx.saved_tensors
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
-            onehot[np.arange(n), labels] = 1
+            onehot[ctx.rows, labels] = 1
             return (softmax(logits, axis=1) - onehot) * (grad / n)
         # First order: (softmax - onehot)/n, written over forward's exp buffer (taken, so
         # a retained graph's second backward recomputes it).
@@ -170,16 +172,16 @@ class CrossEntropy(Function):
             e = np.exp(_shifted_exp(*ctx.saved_arrays))
         scale = grad.data / n
         e *= scale / ctx.total
-        e[labels, np.arange(n)] -= scale
+        e[labels, ctx.rows] -= scale
         return Tensor._make(e.T, None)
 
 
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     """Mean multiclass log-loss from logits (n, C) and integer labels (n,)."""
     logits = _tensor(logits)
-    if logits.ndim != 2:
+    if logits.data.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (n, C), got {logits.shape}")
-    n, c = logits.shape
+    n, c = logits.data.shape
     if n == 0:
         raise ValueError("cross_entropy: empty batch (0 samples)")
     return CrossEntropy.apply(logits, labels=_check_labels(labels, n, c, "cross_entropy"))

@@ -19,7 +19,7 @@ from .tensor import Tensor
 
 def _inputs(X: Any, n_features: int, model: str) -> Tensor:
     X = X if isinstance(X, Tensor) else Tensor(X)
-    if X.ndim != 2 or X.shape[1] != n_features:
+    if X.data.ndim != 2 or X.data.shape[1] != n_features:
         raise ValueError(f"{model}: expected X of shape (n_samples, {n_features}), got {X.shape}")
     return X
 
