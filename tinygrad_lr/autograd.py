@@ -14,6 +14,7 @@ first-order pass they run with recording off (cheap), and with
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -224,11 +225,9 @@ class Function:
         ctx = cls.__new__(cls)
         record = False
         if _GradMode.enabled:
-            for t in tensors:
-                if t.requires_grad:
-                    record = True
-                    ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
-                    break
+            needs = tuple(map(_requires_grad, tensors))
+            if True in needs:
+                record, ctx.needs_input_grad = True, needs
         try:
             if len(tensors) == 2:  # the common cases without building an argument list
                 data = cls.forward(ctx, tensors[0].data, tensors[1].data, **options)
@@ -263,6 +262,7 @@ class Function:
 
 
 _new_tensor = object.__new__
+_requires_grad = operator.attrgetter("requires_grad")
 
 
 def _wrap(data: np.ndarray) -> Tensor:
@@ -270,11 +270,9 @@ def _wrap(data: np.ndarray) -> Tensor:
     return Tensor._make(data, None)
 
 
-def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a gradient back to ``shape`` (the one place broadcasting is undone)."""
-    gshape = grad.data.shape
-    if gshape == shape:
-        return grad
+@functools.lru_cache(maxsize=256)
+def _summed_axes(gshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes to sum so a gradient of ``gshape`` gets ``shape`` (cached: a model repeats them every step)."""
     extra = len(gshape) - len(shape)
     if extra < 0:
         raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
@@ -284,10 +282,19 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
             if n != 1:
                 raise ValueError(f"gradient of shape {gshape} cannot be summed to shape {shape}")
             axes.append(extra + i)  # size-1 axes the broadcast stretched
+    return tuple(axes)
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a gradient back to ``shape`` (the one place broadcasting is undone)."""
+    gshape = grad.data.shape
+    if gshape == shape:
+        return grad
+    axes = _summed_axes(gshape, shape)
     if _GradMode.enabled:  # create_graph: the sum must be part of the graph
-        summed = ops.Sum.apply(grad, axis=tuple(axes), keepdims=False)
+        summed = ops.Sum.apply(grad, axis=axes, keepdims=False)
         return summed if summed.data.shape == shape else summed.reshape(shape)
-    summed = np.asarray(np.add.reduce(grad.data, axis=tuple(axes)))  # a full sum gives a NumPy scalar
+    summed = np.asarray(np.add.reduce(grad.data, axis=axes))  # a full sum gives a NumPy scalar
     return _wrap(summed if summed.shape == shape else summed.reshape(shape))
 
 

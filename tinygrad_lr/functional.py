@@ -87,18 +87,17 @@ class BinaryCrossEntropyWithLogits(Function):
     def forward(ctx, z, y):
         ctx.save_for_backward(z, y)
         ctx.softplus = _softplus(z)
-        return (ctx.softplus - z * y).sum() / z.size  # not .mean(): its Python wrapper costs more here
+        return np.asarray(np.add.reduce(ctx.softplus - z * y, axis=None) / z.size)  # not .mean(): a Python wrapper
 
     @staticmethod
     def backward(ctx, grad):
         need_z, need_y = ctx.needs_input_grad
         if not is_grad_enabled() and not need_y:  # first order: σ(z) = exp(z - softplus(z)) in plain NumPy
             z, y = ctx.saved_arrays
-            d = np.subtract(z, ctx.softplus, out=np.empty_like(z))  # out=: an array even when 0-d
-            np.exp(d, out=d)
+            d = np.exp(z - ctx.softplus)
             d -= y
-            d *= grad.data / z.size
-            return Tensor._make(d, None), None
+            d *= float(grad.data) / z.size
+            return Tensor._make(np.asarray(d), None), None  # asarray: a 0-d z gives NumPy scalars
         z, y = ctx.saved_tensors
         scale = grad / z.data.size
         return ((z.sigmoid() - y) * scale if need_z else None), (-z * scale if need_y else None)
@@ -108,7 +107,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
     """Mean of -[y log σ(z) + (1-y) log(1-σ(z))], computed from logits: no log(0), no overflow."""
     logits = _tensor(logits)
     y = targets if isinstance(targets, Tensor) else Tensor(np.asarray(targets), dtype=logits.dtype)
-    if y.shape != logits.shape:
+    if y.data.shape != logits.data.shape:
         raise ValueError(
             f"binary_cross_entropy_with_logits: targets of shape {y.shape} do not match logits of shape {logits.shape}"
         )
@@ -148,13 +147,17 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, labels):
-        rows = np.arange(len(labels))
         e = _shifted_exp(logits)
-        picked = np.add.reduce(e[labels, rows])
+        # Where each sample's label entry sits in e's memory: flat indexing is 3-4x faster
+        # than e[labels, rows], and backward's scatter reuses the positions.
+        step_class, step_sample = (s // e.itemsize for s in e.strides)
+        picks = labels.astype(np.intp, copy=False) * step_class
+        picks += np.arange(0, len(labels) * step_sample, step_sample)
+        picked = np.add.reduce(e.ravel(order="K")[picks])
         np.exp(e, out=e)
         total = np.add.reduce(e, axis=0)
         ctx.save_for_backward(logits)
-        ctx.labels, ctx.rows, ctx.exp, ctx.total = labels, rows, e, total
+        ctx.labels, ctx.picks, ctx.exp, ctx.total = labels, picks, e, total
         return (np.add.reduce(np.log(total)) - picked) / len(labels)
 
     @staticmethod
@@ -163,16 +166,16 @@ class CrossEntropy(Function):
         if is_grad_enabled():  # create_graph: keep softmax in the graph for second order
             (logits,) = ctx.saved_tensors
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
-            onehot[ctx.rows, labels] = 1
+            onehot[np.arange(n), labels] = 1
             return (softmax(logits, axis=1) - onehot) * (grad / n)
         # First order: (softmax - onehot)/n, written over forward's exp buffer (taken, so
-        # a retained graph's second backward recomputes it).
+        # a retained graph's second backward recomputes it, in the same layout).
         e, ctx.exp = ctx.exp, None
         if e is None:
             e = np.exp(_shifted_exp(*ctx.saved_arrays))
-        scale = grad.data / n
+        scale = float(grad.data) / n  # a Python float keeps e's dtype, and is cheaper than a 0-d array
         e *= scale / ctx.total
-        e[labels, ctx.rows] -= scale
+        e.ravel(order="K")[ctx.picks] -= scale  # ravel of a contiguous array: a view
         return Tensor._make(e.T, None)
 
 

@@ -22,6 +22,8 @@ def _asarray(data: Any, dtype: Any = None, op: str = "Tensor") -> np.ndarray:
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """float64 by default, float32 kept; refuse what cannot be differentiated."""
+    if dtype is None and type(data) is np.ndarray and data.dtype in SUPPORTED_DTYPES:
+        return data  # the common case (a batch each step): nothing to convert or check
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
