@@ -294,8 +294,19 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if _GradMode.enabled:  # create_graph: the sum must be part of the graph
         summed = ops.Sum.apply(grad, axis=axes, keepdims=False)
         return summed if summed.data.shape == shape else summed.reshape(shape)
-    summed = np.asarray(np.add.reduce(grad.data, axis=axes))  # a full sum gives a NumPy scalar
+    g = grad.data
+    if axes == (0,) and g.ndim == 2:  # a bias gradient: column sums as one BLAS product, 3-4x faster
+        summed = _ones(len(g), g.dtype) @ g
+    else:
+        summed = np.asarray(np.add.reduce(g, axis=axes))  # a full sum gives a NumPy scalar
     return _wrap(summed if summed.shape == shape else summed.reshape(shape))
+
+
+@functools.lru_cache(maxsize=16)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False  # shared by every call
+    return ones
 
 
 def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
