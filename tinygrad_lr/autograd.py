@@ -172,8 +172,13 @@ class Function:
     options are passed to ``forward`` unchanged and are not differentiated.
     ``backward(ctx, grad)`` returns one gradient per positional input (or ``None``);
     gradients may have the broadcast shape, the engine sums them back.
+
+    The engine's fields are slots; the built-in ops declare what they keep on ``ctx``
+    in ``__slots__`` too (smaller nodes, faster attribute access). A subclass without
+    ``__slots__`` gets an ordinary ``__dict__``, so your own ops can set anything.
     """
 
+    __slots__ = ("parents", "needs_input_grad", "_saved", "_output", "_created_at", "__weakref__")
     parents: tuple[Tensor, ...]
     needs_input_grad: tuple[bool, ...]
 
@@ -196,7 +201,7 @@ class Function:
     @property
     def saved_arrays(self) -> tuple[np.ndarray, ...]:
         """What ``forward`` saved, as the plain arrays: for first-order rules written in NumPy."""
-        saved = self.__dict__.get("_saved", ())
+        saved = getattr(self, "_saved", ())
         if saved is None:
             raise GraphFreedError(
                 f"{self.op_name()}: its saved values were freed by an earlier backward; "
@@ -210,7 +215,7 @@ class Function:
         # Identity, not equality: a saved input (or the output) is that very tensor, so a
         # second derivative flows through it. Anything else saved is a constant.
         known = {id(t.data): t for t in self.parents}
-        out = self.__dict__.get("_output")
+        out = getattr(self, "_output", None)
         if out is not None:
             known[id(out.data)] = out
         return tuple([known[id(a)] if id(a) in known else Tensor(a) for a in saved])
@@ -246,7 +251,7 @@ class Function:
             raise kind(message) from None
         if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
             scalar, data = data, np.asarray(data)
-            saved = ctx.__dict__.get("_saved")
+            saved = getattr(ctx, "_saved", None)
             if saved:  # keep "saved the output" recognisable
                 ctx._saved = tuple([data if s is scalar else s for s in saved])
         if _GradMode.anomaly:

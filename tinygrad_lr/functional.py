@@ -40,6 +40,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 class Softmax(Function):
     """exp(x - max) / sum along ``axis``, fused; its gradient is s ⊙ (g - Σ g ⊙ s)."""
 
+    __slots__ = ("axis",)
+
     @staticmethod
     def forward(ctx, x, axis):
         e = np.exp(x - x.max(axis=axis, keepdims=True))
@@ -65,6 +67,8 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 class Softplus(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -82,6 +86,8 @@ def softplus(x: Tensor) -> Tensor:
 
 class BinaryCrossEntropyWithLogits(Function):
     """Mean of softplus(z) - y·z, fused: one pass forward, d/dz = (σ(z) - y)/n."""
+
+    __slots__ = ("softplus",)
 
     @staticmethod
     def forward(ctx, z, y):
@@ -144,6 +150,8 @@ def _shifted_exp(logits: np.ndarray) -> np.ndarray:
 
 class CrossEntropy(Function):
     """Mean of -log softmax(logits)[i, labels[i]], fused: one n×C buffer, no one-hot."""
+
+    __slots__ = ("labels", "picks", "exp", "total")
 
     @staticmethod
     def forward(ctx, logits, labels):

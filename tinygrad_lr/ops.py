@@ -16,6 +16,8 @@ from .autograd import Function, _wrap, is_grad_enabled
 
 
 class Add(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x, y):
         return x + y
@@ -26,6 +28,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x, y):
         return x - y
@@ -36,6 +40,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
@@ -49,6 +55,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
@@ -62,6 +70,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x, p):
         out = x**p
@@ -79,6 +89,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -89,6 +101,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         out = np.exp(x)
@@ -102,6 +116,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -114,6 +130,8 @@ class Log(Function):
 
 
 class Tanh(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x)
@@ -138,6 +156,8 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         out = stable_sigmoid(x)
@@ -151,6 +171,8 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -163,6 +185,8 @@ class Relu(Function):
 
 
 class Cast(Function):
+    __slots__ = ("dtype",)
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype = x.dtype
@@ -191,6 +215,8 @@ def _swap_last(t):
 
 
 class MatMul(Function):
+    __slots__ = ()
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -238,6 +264,8 @@ def _kept_shape(shape, axes):
 
 
 class Sum(Function):
+    __slots__ = ("in_shape", "axis", "keepdims")
+
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         ctx.in_shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -251,6 +279,8 @@ class Sum(Function):
 class Expand(Function):
     """The adjoint of Sum: copy ``x`` along ``axis`` up to ``shape`` (a read-only view)."""
 
+    __slots__ = ("axis", "keepdims")
+
     @staticmethod
     def forward(ctx, x, axis, keepdims, shape):
         ctx.axis, ctx.keepdims = axis, keepdims
@@ -263,6 +293,8 @@ class Expand(Function):
 
 class Max(Function):
     """Ties share the gradient equally, so the rule is symmetric in the tied entries."""
+
+    __slots__ = ("kept", "axis")
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
@@ -283,6 +315,8 @@ class Max(Function):
 
 
 class Reshape(Function):
+    __slots__ = ("in_shape",)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
@@ -294,6 +328,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    __slots__ = ("axes",)
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -313,6 +349,8 @@ def _is_basic(index) -> bool:
 
 
 class GetItem(Function):
+    __slots__ = ("in_shape", "index")
+
     @staticmethod
     def forward(ctx, x, index):
         ctx.in_shape, ctx.index = x.shape, index
@@ -325,6 +363,8 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """Scatter ``grad`` into zeros of ``shape``; repeated integer indices accumulate."""
+
+    __slots__ = ("index",)
 
     @staticmethod
     def forward(ctx, grad, index, shape):
