@@ -123,15 +123,18 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
 
 
 def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
+    """Integer labels in [0, n_classes), returned as intp (what NumPy indexes with; no copy if already)."""
     labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
     if labels.shape != (n,):
         raise ValueError(f"{op}: expected {n} labels of shape ({n},), got shape {labels.shape}")
-    if n and (labels.min() < 0 or labels.max() >= n_classes):
+    as_index = labels.astype(np.intp, copy=False)
+    # Viewed as unsigned, negative labels are huge: one max finds bad labels at either end.
+    if n and np.maximum.reduce(as_index.view(np.uintp)) >= n_classes:
         bad = int(np.flatnonzero((labels < 0) | (labels >= n_classes))[0])
         raise ValueError(f"{op}: labels must be in [0, {n_classes}); got {labels[bad]} at index {bad}")
-    return labels
+    return as_index
 
 
 def _shifted_exp(logits: np.ndarray) -> np.ndarray:
