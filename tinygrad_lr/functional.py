@@ -169,7 +169,7 @@ class CrossEntropy(Function):
         total = np.add.reduce(e, axis=0)
         ctx.save_for_backward(logits)
         ctx.labels, ctx.picks, ctx.exp, ctx.total = labels, picks, e, total
-        return (np.add.reduce(np.log(total)) - picked) / len(labels)
+        return np.asarray((np.add.reduce(np.log(total)) - picked) / len(labels))
 
     @staticmethod
     def backward(ctx, grad):

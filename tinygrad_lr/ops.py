@@ -142,7 +142,7 @@ class Tanh(Function):
     def backward(ctx, grad):
         if not is_grad_enabled():  # first order: the same rule in one buffer (the MLP's hidden layers)
             (out,) = ctx.saved_arrays
-            d = np.multiply(out, out, out=np.empty_like(out))  # out=: an array even when 0-d
+            d = np.multiply(out, out, out=np.empty(out.shape, out.dtype))  # out=: an array even when 0-d
             np.subtract(1, d, out=d)
             d *= grad.data
             return _wrap(d)
