@@ -315,31 +315,26 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
 
 
 def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors that need grad, each after all of its inputs (iterative DFS, no recursion).
+    """The op outputs behind ``roots``, each after all of its inputs (iterative DFS, no recursion).
 
-    Tensors go into sets and dicts as themselves: they hash by identity, and since
-    distinct objects never share a hash, their elementwise ``==`` is never called.
+    Leaves are not listed: nothing flows out of them, their gradients just wait to be
+    accumulated. Tensors go into sets and dicts as themselves: they hash by identity,
+    and distinct objects never share a hash, so their elementwise ``==`` is never called.
     """
     order: list[Tensor] = []
     seen: set[Tensor] = set()
     for root in roots:
-        if root in seen:
+        if root._ctx is None or root in seen:
             continue
         seen.add(root)
-        if root._ctx is None:
-            order.append(root)
-            continue
         stack = [(root, iter(root._ctx.parents))]
         while stack:
             t, parents = stack[-1]
             for p in parents:  # resumes where this node's last visit stopped
-                if p.requires_grad and p not in seen:
+                if p._ctx is not None and p not in seen:  # an op output always requires grad
                     seen.add(p)
-                    if p._ctx is None:
-                        order.append(p)
-                    else:
-                        stack.append((p, iter(p._ctx.parents)))
-                        break
+                    stack.append((p, iter(p._ctx.parents)))
+                    break
             else:
                 stack.pop()
                 order.append(t)
@@ -375,7 +370,6 @@ def _backprop(
     grads: dict[Tensor, Tensor] = {}
     for r, s in zip(roots, seeds):
         grads[r] = grads[r] + s if r in grads else s
-    leaves: list[tuple[Tensor, Tensor]] = []  # accumulated at the end: a failed backward leaves .grad untouched
     order = _toposort(roots)
     previous_mode, _GradMode.enabled = _GradMode.enabled, create_graph  # record the rules only for create_graph
     try:
@@ -386,10 +380,6 @@ def _backprop(
             if capture is not None and id(t) in capture:
                 capture[id(t)] = g
             ctx = t._ctx
-            if ctx is None:
-                if capture is None:
-                    leaves.append((t, g))
-                continue
             in_grads = _run_backward(ctx, t, g)
             if not retain_graph:
                 ctx._saved = None
@@ -410,10 +400,16 @@ def _backprop(
                     _check_backward(ctx, i, pg)
                 prev = grads.get(p)
                 grads[p] = pg if prev is None else prev + pg
+        # What is left are the leaves' gradients, stored only now: a failed backward leaves .grad untouched.
+        if capture is not None:
+            for t, g in grads.items():
+                if id(t) in capture:
+                    capture[id(t)] = g
+            return
         # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
         # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
         shared = {id(s.data) for s in seeds}
-        for t, g in leaves:
+        for t, g in grads.items():
             t._accumulate_grad(g, g.data.base is None and id(g.data) not in shared)
             shared.add(id(g.data))
     finally:
