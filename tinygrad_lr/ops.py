@@ -49,8 +49,12 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
         need_x, need_y = ctx.needs_input_grad
+        if not is_grad_enabled():  # first order: the same rule on the arrays (long elementwise chains)
+            x, y = ctx.saved_arrays
+            g = grad.data
+            return (_wrap(np.asarray(g * y)) if need_x else None), (_wrap(np.asarray(g * x)) if need_y else None)
+        x, y = ctx.saved_tensors
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
 
