@@ -368,8 +368,10 @@ def _backprop(
     leaves' ``.grad`` are left alone (``tg.grad``); otherwise leaves accumulate.
     """
     grads: dict[Tensor, Tensor] = {}
+    shared = set()  # buffers a leaf must not keep as its own .grad (see the end)
     for r, s in zip(roots, seeds):
         grads[r] = grads[r] + s if r in grads else s
+        shared.add(id(s.data))
     order = _toposort(roots)
     previous_mode, _GradMode.enabled = _GradMode.enabled, create_graph  # record the rules only for create_graph
     try:
@@ -408,7 +410,6 @@ def _backprop(
             return
         # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
         # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
-        shared = {id(s.data) for s in seeds}
         for t, g in grads.items():
             t._accumulate_grad(g, g.data.base is None and id(g.data) not in shared)
             shared.add(id(g.data))
