@@ -368,7 +368,7 @@ def _backprop(
     leaves' ``.grad`` are left alone (``tg.grad``); otherwise leaves accumulate.
     """
     grads: dict[Tensor, Tensor] = {}
-    shared = set()  # buffers a leaf must not keep as its own .grad (see the end)
+    shared: set[int] = set()  # buffers a leaf must not keep as its own .grad (see the end)
     for r, s in zip(roots, seeds):
         grads[r] = grads[r] + s if r in grads else s
         shared.add(id(s.data))
