@@ -285,6 +285,7 @@ def measure_memory(system: str, config: Config) -> dict[str, int]:
 
 def chain_backward(systems: list[System], config: Config) -> Table:
     depths = config.chain_depths
+    systems = [s for s in systems if s.chain is not None]
     table = Table(
         "7. backward through a chain of ops (µs per op; flat = linear)",
         ["system", *[f"depth {d:,}" for d in depths], f"per-op ratio {depths[-1]:,} / {depths[0]:,}", "gradient"],

@@ -79,7 +79,7 @@ def test_parameters_are_not_shared_with_the_caller(rng):
         np.testing.assert_array_equal(params[k], before[k])
 
 
-@pytest.mark.parametrize("system", LOADED, ids=lambda s: s.name)
+@pytest.mark.parametrize("system", [s for s in LOADED if s.chain is not None], ids=lambda s: s.name)
 def test_chain_backward_gives_the_product_of_the_factors(system):
     grad = system.chain(50)()
     as_array = grad.detach().numpy() if hasattr(grad, "detach") else np.asarray(grad)

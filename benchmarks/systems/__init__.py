@@ -25,6 +25,7 @@ CHAIN_SIZE = 8
 # name shown in tables -> module in this package
 MODULES = {
     "numpy": "numpy_hand",
+    "numpy-layout": "numpy_layout",
     "tinygrad_lr": "tglr",
     "torch": "torch_eager",
     "autograd": "hips_autograd",
@@ -70,8 +71,8 @@ class System:
     def __init__(self, name: str, module: ModuleType) -> None:
         self.name = name
         self.trainer: type[Trainer] = module.SystemTrainer
-        # chain(depth) records the forward chain and returns the backward pass to time
-        self.chain: Callable[[int], Callable[[], Any]] = module.chain
+        # chain(depth) records the forward chain and returns the backward pass to time (None: not an autodiff system)
+        self.chain: Callable[[int], Callable[[], Any]] | None = getattr(module, "chain", None)
         self.module = module
         self.version: str = module.VERSION
 
