@@ -80,3 +80,28 @@ def test_custom_function_wrong_gradient_shape_is_reported():
     a = Tensor(np.ones(3), requires_grad=True)
     with pytest.raises(ValueError, match=r"badshape.*\(5,\).*input 0 of shape \(3,\)"):
         BadShape.apply(a).sum().backward()
+
+
+def test_saved_arrays_are_the_plain_arrays_and_refuse_after_the_graph_is_freed():
+    seen = []
+
+    class Cube(tg.Function):  # no __slots__: a user op keeps its own __dict__
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            ctx.note = "kept"
+            return x**3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_arrays
+            seen.append((type(x), ctx.note))
+            return Tensor(3 * x**2) * grad
+
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    y = Cube.apply(t).sum()
+    y.backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [3.0, 12.0])
+    assert seen == [(np.ndarray, "kept")]
+    with pytest.raises(tg.GraphFreedError, match="cube: its saved values were freed"):
+        y.backward()
