@@ -468,3 +468,17 @@ def test_fast_cross_entropy_and_tanh_agree_with_the_recorded_rules(n, c, rng):
     recorded = tg.grad(loss(), z, create_graph=True)[0]
     assert recorded.requires_grad and not fast.requires_grad
     np.testing.assert_allclose(fast.numpy(), recorded.numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_grad_of_a_tensor_with_respect_to_itself_is_a_fresh_writable_array():
+    """The seed of a scalar output is a shared read-only ones array; tg.grad must not hand it out."""
+    x = leaf(2.0)
+    (g,) = tg.grad(x * 1.0, x)
+    (same,) = tg.grad(x, x)
+    assert same.numpy().flags.writeable and same.item() == 1.0 and g.item() == 1.0
+    same.numpy()[...] = 5.0  # the caller's to change
+    (again,) = tg.grad(x, x)
+    assert again.item() == 1.0
+    mine = np.array(3.0)
+    (passed,) = tg.grad(x, x, grad_outputs=mine)
+    assert not np.shares_memory(passed.numpy(), mine)

@@ -301,16 +301,17 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
         return summed if summed.data.shape == shape else summed.reshape(shape)
     g = grad.data
     if axes == (0,) and g.ndim == 2:  # a bias gradient: column sums as one BLAS product, 3-4x faster
-        summed = _ones(len(g), g.dtype) @ g
+        summed = _ones((len(g),), g.dtype) @ g
     else:
         summed = np.asarray(np.add.reduce(g, axis=axes))  # a full sum gives a NumPy scalar
     return _wrap(summed if summed.shape == shape else summed.reshape(shape))
 
 
-@functools.lru_cache(maxsize=16)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False  # shared by every call
+@functools.lru_cache(maxsize=32)
+def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ones, made once per shape: seeds of scalar losses, column sums."""
+    ones = np.ones(shape, dtype)
+    ones.flags.writeable = False  # shared by every call (a seed never becomes a leaf's .grad)
     return ones
 
 
@@ -435,9 +436,7 @@ def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
             raise ValueError(
                 f"{what}: output of shape {output.shape} is not a scalar; pass a gradient of the same shape"
             )
-        ones = np.empty(output.data.shape, output.data.dtype)
-        ones.fill(1)  # np.ones is a Python wrapper around these two calls
-        return Tensor._make(ones, None)
+        return Tensor._make(_ones(output.data.shape, output.data.dtype), None)
     g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")
@@ -496,6 +495,9 @@ def grad(
     keep = create_graph if retain_graph is None else retain_graph
     _backprop(outs, seeds, keep, create_graph, capture)
     result = tuple(capture[id(x)] for x in ins)
+    # d x / d x is the seed itself, which may be shared (a cached ones array, the caller's array): copy it.
+    seed_buffers = {id(s.data) for s in seeds}
+    result = tuple(_wrap(g.data.copy()) if g is not None and id(g.data) in seed_buffers else g for g in result)
     for i, (x, g) in enumerate(zip(ins, result)):
         if g is None and not allow_unused:
             label = f" '{x.name}'" if x.name else ""
