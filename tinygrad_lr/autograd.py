@@ -383,7 +383,13 @@ def _backprop(
             if capture is not None and id(t) in capture:
                 capture[id(t)] = g
             ctx = t._ctx
-            in_grads = _run_backward(ctx, t, g)
+            ctx._output = t  # reachable for saved_tensors while its backward runs
+            if _GradMode.anomaly:
+                _GradMode.backward_of = ctx
+            try:
+                in_grads = type(ctx).backward(ctx, g)
+            finally:
+                ctx._output = _GradMode.backward_of = None
             if not retain_graph:
                 ctx._saved = None
             parents = ctx.parents
@@ -416,18 +422,6 @@ def _backprop(
             shared.add(id(g.data))
     finally:
         _GradMode.enabled = previous_mode
-
-
-def _run_backward(ctx: Function, output: Tensor, grad: Tensor) -> Any:
-    """One node's backward, with its output reachable for ``saved_tensors`` while it runs."""
-    ctx._output = output
-    if _GradMode.anomaly:
-        _GradMode.backward_of = ctx
-    try:
-        return type(ctx).backward(ctx, grad)
-    finally:
-        ctx._output = None
-        _GradMode.backward_of = None
 
 
 def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:

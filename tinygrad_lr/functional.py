@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, is_grad_enabled
+from .autograd import Function, _GradMode
 from .tensor import Tensor
 
 
@@ -99,7 +99,7 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         need_z, need_y = ctx.needs_input_grad
-        if not is_grad_enabled() and not need_y:  # first order: σ(z) = exp(z - softplus(z)) in plain NumPy
+        if not _GradMode.enabled and not need_y:  # first order: σ(z) = exp(z - softplus(z)) in plain NumPy
             z, y = ctx.saved_arrays
             d = np.exp(z - ctx.softplus)
             d -= y
@@ -184,7 +184,7 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, grad):
         n, labels = len(ctx.labels), ctx.labels
-        if is_grad_enabled():  # create_graph: keep softmax in the graph for second order
+        if _GradMode.enabled:  # create_graph: keep softmax in the graph for second order
             (logits,) = ctx.saved_tensors
             onehot = np.zeros(logits.shape, dtype=logits.dtype)
             onehot[np.arange(n), labels] = 1

@@ -17,10 +17,10 @@ from .autograd import no_grad
 from .tensor import Tensor
 
 
-def _inputs(X: Any, n_features: int, model: str) -> Tensor:
+def _inputs(X: Any, model: Model) -> Tensor:
     X = X if isinstance(X, Tensor) else Tensor(X)
-    if X.data.ndim != 2 or X.data.shape[1] != n_features:
-        raise ValueError(f"{model}: expected X of shape (n_samples, {n_features}), got {X.shape}")
+    if X.data.ndim != 2 or X.data.shape[1] != model.n_features:
+        raise ValueError(f"{type(model).__name__}: expected X of shape (n_samples, {model.n_features}), got {X.shape}")
     return X
 
 
@@ -53,7 +53,7 @@ class Model(ABC):
         """Constructor arguments: enough to rebuild the model (checkpoints)."""
 
     def __call__(self, X: Any) -> Tensor:
-        return self.forward(_inputs(X, self.n_features, type(self).__name__))
+        return self.forward(_inputs(X, self))
 
     @abstractmethod
     def forward(self, X: Tensor) -> Tensor:

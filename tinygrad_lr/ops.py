@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Function, _wrap, is_grad_enabled
+from .autograd import Function, _GradMode, _wrap
 
 # ---- elementwise binary -------------------------------------------------------
 
@@ -50,7 +50,7 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, grad):
         need_x, need_y = ctx.needs_input_grad
-        if not is_grad_enabled():  # first order: the same rule on the arrays (long elementwise chains)
+        if not _GradMode.enabled:  # first order: the same rule on the arrays (long elementwise chains)
             x, y = ctx.saved_arrays
             g = grad.data
             return (_wrap(np.asarray(g * y)) if need_x else None), (_wrap(np.asarray(g * x)) if need_y else None)
@@ -144,7 +144,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if not is_grad_enabled():  # first order: the same rule in one buffer (the MLP's hidden layers)
+        if not _GradMode.enabled:  # first order: the same rule in one buffer (the MLP's hidden layers)
             (out,) = ctx.saved_arrays
             d = np.multiply(out, out, out=np.empty(out.shape, out.dtype))  # out=: an array even when 0-d
             np.subtract(1, d, out=d)
@@ -232,7 +232,7 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, grad):
         need_a, need_b = ctx.needs_input_grad
-        if not is_grad_enabled():  # first order: the 2-D cases straight to BLAS, the same rules as below
+        if not _GradMode.enabled:  # first order: the 2-D cases straight to BLAS, the same rules as below
             a, b = ctx.saved_arrays
             if a.ndim == 2 and b.ndim == 2:
                 return (_wrap(grad.data @ b.T) if need_a else None), (_wrap(a.T @ grad.data) if need_b else None)
