@@ -17,13 +17,6 @@ from .autograd import no_grad
 from .tensor import Tensor
 
 
-def _inputs(X: Any, model: Model) -> Tensor:
-    X = X if isinstance(X, Tensor) else Tensor(X)
-    if X.data.ndim != 2 or X.data.shape[1] != model.n_features:
-        raise ValueError(f"{type(model).__name__}: expected X of shape (n_samples, {model.n_features}), got {X.shape}")
-    return X
-
-
 def _count(value: Any, name: str, model: str) -> int:
     """A layer size: an integer >= 1 (not 2.5 silently truncated, not 0)."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -53,7 +46,12 @@ class Model(ABC):
         """Constructor arguments: enough to rebuild the model (checkpoints)."""
 
     def __call__(self, X: Any) -> Tensor:
-        return self.forward(_inputs(X, self))
+        X = X if isinstance(X, Tensor) else Tensor(X)
+        if X.data.ndim != 2 or X.data.shape[1] != self.n_features:
+            raise ValueError(
+                f"{type(self).__name__}: expected X of shape (n_samples, {self.n_features}), got {X.shape}"
+            )
+        return self.forward(X)
 
     @abstractmethod
     def forward(self, X: Tensor) -> Tensor:
