@@ -168,8 +168,7 @@ class Function:
     """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors.
 
     Subclass it with two static methods and call ``MyOp.apply(*inputs, **options)``.
-    Positional inputs are tensors (arrays and numbers become constants, numbers and
-    integer arrays in the dtype of the first tensor input); keyword
+    Positional inputs are tensors (arrays and numbers become constants); keyword
     options are passed to ``forward`` unchanged and are not differentiated.
     ``backward(ctx, grad)`` returns one gradient per positional input (or ``None``);
     gradients may have the broadcast shape, the engine sums them back.
