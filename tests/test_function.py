@@ -105,13 +105,3 @@ def test_saved_arrays_are_the_plain_arrays_and_refuse_after_the_graph_is_freed()
     assert seen == [(np.ndarray, "kept")]
     with pytest.raises(tg.GraphFreedError, match="cube: its saved values were freed"):
         y.backward()
-
-
-def test_constant_inputs_follow_the_operator_rule():
-    """Numbers and integer arrays take the first tensor input's dtype; float arrays keep theirs."""
-    t32 = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
-    assert ScaledDot.apply(t32, 2.0).dtype == np.float32
-    assert ScaledDot.apply(t32, np.array([1, 2])).dtype == np.float32
-    assert ScaledDot.apply(t32, np.array([1.0, 2.0])).dtype == np.float64
-    assert ScaledDot.apply(np.array([1, 2]), np.array([3, 4])).dtype == np.float64  # no tensor: float64
-    assert (2 * t32).dtype == (t32 - np.array([1, 1])).dtype == np.float32

@@ -225,7 +225,7 @@ class Function:
         tensors = inputs
         for x in inputs:
             if not isinstance(x, Tensor):  # numbers and arrays become constants
-                tensors = _constants(inputs)
+                tensors = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
                 break
         ctx = cls.__new__(cls)
         record = False
@@ -504,4 +504,4 @@ def grad(
 
 # Imported last: tensor.py and ops.py build on the names above.
 from . import ops  # noqa: E402
-from .tensor import Tensor, _constants  # noqa: E402
+from .tensor import Tensor  # noqa: E402

@@ -197,42 +197,51 @@ class Tensor:
         else:
             self.grad = Tensor._make(self.grad.data + g.data, None)
 
-    # ---- operators (numbers and arrays become constants in Function.apply) ----
+    # ---- operators ---------------------------------------------------------
+    def _lift(self, other: Any) -> Tensor:
+        """Numbers and integer arrays take this tensor's dtype; float arrays keep theirs."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, int | float | bool):
+            return Tensor._make(_asarray(other, self.data.dtype), None)
+        arr = _asarray(other)
+        return Tensor(arr, dtype=None if arr.dtype.kind == "f" else self.data.dtype)
+
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(self, self._lift(other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(self._lift(other), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(self, self._lift(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(self._lift(other), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(self, self._lift(other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(self._lift(other), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(self, self._lift(other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(self._lift(other), self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(self, other)
+        return ops.Pow.apply(self, self._lift(other))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(other, self)
+        return ops.Pow.apply(self._lift(other), self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(self, self._lift(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMul.apply(self._lift(other), self)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
@@ -348,20 +357,6 @@ class Tensor:
         from . import functional
 
         return functional.log_softmax(self, axis=axis)
-
-
-def _constants(inputs: tuple) -> tuple[Tensor, ...]:
-    """An op's inputs with numbers and arrays made constants: numbers and integer arrays take
-    the dtype of its first tensor input (``t32 * 2`` stays float32), float arrays keep theirs."""
-    like = next((x.data.dtype for x in inputs if isinstance(x, Tensor)), None)
-    return tuple([x if isinstance(x, Tensor) else _constant(x, like) for x in inputs])
-
-
-def _constant(x: Any, like: np.dtype | None) -> Tensor:
-    if like is not None and isinstance(x, int | float | bool):
-        return Tensor._make(_asarray(x, like), None)
-    arr = _asarray(x)
-    return Tensor(arr, dtype=None if like is None or arr.dtype.kind == "f" else like)
 
 
 def _shape(shape: tuple, op: str) -> tuple[int, ...]:
