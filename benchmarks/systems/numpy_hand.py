@@ -41,15 +41,27 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.nd
     return loss, e
 
 
-def softmax(params: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> tuple[np.floating, list[np.ndarray]]:
+def column_sums(g: np.ndarray) -> np.ndarray:
+    """The bias gradient."""
+    return g.sum(axis=0)
+
+
+# numpy_layout passes its own cross_entropy and column_sums to the two functions below.
+
+
+def softmax(
+    params: list[np.ndarray], X: np.ndarray, y: np.ndarray, cross_entropy=cross_entropy, column_sums=column_sums
+) -> tuple[np.floating, list[np.ndarray]]:
     W, b = params
     logits = X @ W
     logits += b
     loss, d = cross_entropy(logits, y)
-    return loss, [X.T @ d, d.sum(axis=0)]
+    return loss, [X.T @ d, column_sums(d)]
 
 
-def mlp(params: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> tuple[np.floating, list[np.ndarray]]:
+def mlp(
+    params: list[np.ndarray], X: np.ndarray, y: np.ndarray, cross_entropy=cross_entropy, column_sums=column_sums
+) -> tuple[np.floating, list[np.ndarray]]:
     """One tanh hidden layer; dh = (d W1ᵀ) ⊙ (1 - h²)."""
     W0, b0, W1, b1 = params
     h = X @ W0
@@ -60,7 +72,7 @@ def mlp(params: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> tuple[np.floa
     loss, d = cross_entropy(logits, y)
     dh = d @ W1.T
     dh *= 1 - h * h
-    return loss, [X.T @ dh, dh.sum(axis=0), h.T @ d, d.sum(axis=0)]
+    return loss, [X.T @ dh, column_sums(dh), h.T @ d, column_sums(d)]
 
 
 LOSSES = {"logistic": logistic, "softmax": softmax, "mlp": mlp}
