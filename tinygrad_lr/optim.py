@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import no_grad
 from .solvers import SolverResult, lbfgs, newton_cg
 from .tensor import Tensor
 
@@ -80,11 +79,13 @@ class Optimizer(ABC):
             p.grad = None
 
     def step(self) -> None:
-        """One update of every parameter with a gradient; parameters without one are skipped."""
-        with no_grad():
-            for i, p in enumerate(self.params):
-                if p.grad is not None:
-                    self._update(i, p.data, p.grad.data)
+        """One update of every parameter with a gradient; parameters without one are skipped.
+
+        Updates work on the arrays in place, so nothing is recorded and no grad mode is needed.
+        """
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self._update(i, p.data, p.grad.data)
         self.steps += 1
 
     @abstractmethod
@@ -174,6 +175,10 @@ class SGD(Optimizer):
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         d = self._scratch_for(i, p)
+        if not self.weight_decay and not self.momentum:  # plain SGD: p -= lr·g, one pass fewer
+            np.multiply(g, self.lr, out=d)
+            p -= d
+            return
         if self.weight_decay:
             np.multiply(p, self.weight_decay, out=d)
             d += g
