@@ -482,3 +482,15 @@ def test_grad_of_a_tensor_with_respect_to_itself_is_a_fresh_writable_array():
     mine = np.array(3.0)
     (passed,) = tg.grad(x, x, grad_outputs=mine)
     assert not np.shares_memory(passed.numpy(), mine)
+
+
+def test_create_graph_leaf_grads_do_not_share_the_seed():
+    """Add passes its gradient to both inputs; with create_graph the seed itself reached both leaves."""
+    x, y = leaf(2.0), leaf(3.0)
+    (x + y).backward(create_graph=True)
+    assert x.grad.numpy().flags.writeable and not np.shares_memory(x.grad.numpy(), y.grad.numpy())
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward(create_graph=True)
+    assert w.grad.requires_grad  # a graph tensor stays itself, differentiable
+    (h,) = tg.grad(w.grad.sum(), w)
+    np.testing.assert_allclose(h.numpy(), [2.0, 2.0])

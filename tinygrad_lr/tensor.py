@@ -190,12 +190,12 @@ class Tensor:
 
     def _accumulate_grad(self, g: Tensor, owned: bool) -> None:
         """Add ``g`` to ``.grad``; ``owned`` says g's buffer belongs to no one else (no copy needed)."""
-        if autograd._GradMode.enabled:  # create_graph: keep the sum differentiable
-            self.grad = g if self.grad is None else self.grad + g
-        elif self.grad is None:
-            self.grad = g if owned else Tensor._make(g.data.copy(), None)
+        if self.grad is not None:  # under create_graph the sum stays differentiable
+            self.grad = self.grad + g if autograd._GradMode.enabled else Tensor._make(self.grad.data + g.data, None)
+        elif owned or g._ctx is not None:  # a graph tensor (create_graph) must stay itself
+            self.grad = g
         else:
-            self.grad = Tensor._make(self.grad.data + g.data, None)
+            self.grad = Tensor._make(g.data.copy(), None)
 
     # ---- operators ---------------------------------------------------------
     def _lift(self, other: Any) -> Tensor:
