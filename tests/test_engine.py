@@ -482,6 +482,8 @@ def test_grad_of_a_tensor_with_respect_to_itself_is_a_fresh_writable_array():
     mine = np.array(3.0)
     (passed,) = tg.grad(x, x, grad_outputs=mine)
     assert not np.shares_memory(passed.numpy(), mine)
+    (viewed,) = tg.grad(x.reshape(1), x)  # the seed of shape (1,) comes back as a 0-d view of it
+    assert viewed.numpy().flags.writeable and viewed.item() == 1.0
 
 
 def test_create_graph_leaf_grads_do_not_share_the_seed():

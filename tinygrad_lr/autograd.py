@@ -424,6 +424,11 @@ def _backprop(
         _GradMode.enabled = previous_mode
 
 
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory (NumPy points every view at it)."""
+    return a if a.base is None else a.base
+
+
 def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
     if gradient is None:
         if output.data.size != 1:
@@ -489,9 +494,10 @@ def grad(
     keep = create_graph if retain_graph is None else retain_graph
     _backprop(outs, seeds, keep, create_graph, capture)
     result = tuple(capture[id(x)] for x in ins)
-    # d x / d x is the seed itself, which may be shared (a cached ones array, the caller's array): copy it.
-    seed_buffers = {id(s.data) for s in seeds}
-    result = tuple(_wrap(g.data.copy()) if g is not None and id(g.data) in seed_buffers else g for g in result)
+    # d x / d x is the seed itself (or a view of it), which may be shared (a cached ones array,
+    # the caller's array): copy it.
+    seed_buffers = {id(_owner(s.data)) for s in seeds}
+    result = tuple(_wrap(g.data.copy()) if g is not None and id(_owner(g.data)) in seed_buffers else g for g in result)
     for i, (x, g) in enumerate(zip(ins, result)):
         if g is None and not allow_unused:
             label = f" '{x.name}'" if x.name else ""
