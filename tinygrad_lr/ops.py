@@ -174,8 +174,8 @@ class Tanh(Function):
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1/(1+exp(-x)) as exp(x - softplus(x)): the exponent is never positive, so no overflow."""
-    return np.exp(x - np.logaddexp(0.0, x))
+    """1/(1+exp(-x)) as exp(-softplus(-x)): the exponent is never positive, so no overflow (and 1 at +inf)."""
+    return np.exp(-np.logaddexp(0.0, -x))
 
 
 class Sigmoid(Function):

@@ -49,12 +49,6 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
-def _check_name(name: Any) -> str | None:
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"Tensor: name must be a string or None, got {type(name).__name__} {name!r:.60}")
-    return name
-
-
 class Tensor:
     """An n-dimensional array with an optional gradient and the node that made it.
 
@@ -83,7 +77,9 @@ class Tensor:
         self._data: np.ndarray = arr
         self.grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
-        self.name = _check_name(name)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a string or None, got {type(name).__name__} {name!r:.60}")
+        self.name = name
         self._ctx: autograd.Function | None = None
         self._vc: autograd.Version | None = None
         self._hooks: dict | None = None
