@@ -12,12 +12,29 @@ from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
 )
 from .tensor import Tensor
 from .graph import draw  # noqa: E402  (after Tensor: graph.py draws tensors)
+from .tensor_functions import concatenate, dot, einsum, logaddexp, maximum, minimum, outer, split, stack, where
+from .transforms import hessian, hvp, jacobian, jvp, vjp
 
 __all__ = [
     "AnomalyError",
     "Function",
     "GraphFreedError",
     "Tensor",
+    "concatenate",
+    "dot",
+    "einsum",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "logaddexp",
+    "maximum",
+    "minimum",
+    "outer",
+    "split",
+    "stack",
+    "vjp",
+    "where",
     "detect_anomaly",
     "draw",
     "enable_grad",
