@@ -655,7 +655,11 @@ class Concatenate(Function):
 
 
 class Prod(Function):
-    """Product over ``axis`` (a tuple); the gradient is the product of the other entries."""
+    """Product over ``axis`` (a tuple); the gradient is the product of the other entries.
+
+    Without zeros that is prod / x (PyTorch's rule; its second derivative cancels to
+    about eps·prod/x² for entries very near zero); with zeros it is formed exactly.
+    """
 
     __slots__ = ("axis", "kept")
 
@@ -736,3 +740,23 @@ def _einsum_grad(ctx, grad, xs, k: int):
     if kept == term:
         return g
     return g.reshape(tuple(ctx.sizes[c] if c in kept else 1 for c in term)).broadcast_to(xs[k].shape)
+
+
+class StdRoot(Function):
+    """The square root that ends ``std``: at 0 (a constant sample) the gradient is 0, not inf, as in PyTorch."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        zero = out.data == 0
+        return Where.apply(
+            _wrap(np.zeros((), grad.dtype)), grad / (2 * Where.apply(out, 1.0, condition=~zero)), condition=zero
+        )

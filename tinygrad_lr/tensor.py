@@ -417,7 +417,8 @@ class Tensor:
         return (d * d).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
 
     def std(self, axis: int | Sequence[int] | None = None, ddof: float = 0, keepdims: bool = False) -> Tensor:
-        return self.var(axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
+        """The square root of ``var``; its gradient is 0 where the spread is 0 (as PyTorch's)."""
+        return ops.StdRoot.apply(self.var(axis=axis, ddof=ddof, keepdims=keepdims))
 
     def prod(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
         return ops.Prod.apply(self, axis=_axes(axis, self.data.ndim, "prod"), keepdims=keepdims)
