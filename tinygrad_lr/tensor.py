@@ -488,6 +488,8 @@ class Tensor:
         """Repeat each element ``repeats`` times along ``axis`` (None: of the flattened tensor)."""
         x = self.ravel() if axis is None else self
         a = 0 if axis is None else _one_axis(axis, self.data.ndim, "repeat")
+        if np.any(np.asarray(repeats) < 0):
+            raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
         picks = _numpy_call("repeat", np.repeat, np.arange(x.shape[a]), repeats)
         return x[(slice(None),) * a + (picks,)]
 

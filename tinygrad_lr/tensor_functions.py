@@ -53,7 +53,13 @@ def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0) ->
     """Slices of ``x``: ``n`` equal parts, or cut before each index given (NumPy's ``split``)."""
     (x,) = _tensors([x])
     axis = _one_axis(axis, x.ndim, "split")
-    pieces = _numpy_call("split", np.split, np.arange(x.shape[axis]), indices_or_sections)
+    side = x.shape[axis]
+    if isinstance(indices_or_sections, int | np.integer) and indices_or_sections > 0 and side % indices_or_sections:
+        raise ValueError(
+            f"split: axis {axis} of shape {x.shape} does not divide into {indices_or_sections} equal parts "
+            "(pass the indices to cut at instead)"
+        )
+    pieces = _numpy_call("split", np.split, np.arange(side), indices_or_sections)
     lead = (slice(None),) * axis
     starts = np.cumsum([0] + [len(p) for p in pieces])
     return [x[lead + (slice(int(a), int(b)),)] for a, b in zip(starts[:-1], starts[1:])]
@@ -111,14 +117,30 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         output = "".join(sorted(c for c in set("".join(terms)) if "".join(terms).count(c) == 1))
     if len(terms) != len(operands):
         raise ValueError(f"einsum: {subscripts!r} has {len(terms)} terms for {len(operands)} operands")
-    for k, term in enumerate(terms):
+    xs = _tensors(operands)
+    _check_terms(terms, xs, subscripts)
+    return ops.Einsum.apply(*xs, subscripts=f"{','.join(terms)}->{output}")
+
+
+def _check_terms(terms: list[str], xs: list[Tensor], subscripts: str) -> None:
+    """One letter per axis, no letter twice in a term, and one size per letter across the operands."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for k, (term, x) in enumerate(zip(terms, xs)):
         repeated = sorted({c for c in term if term.count(c) > 1})
         if repeated:
             raise ValueError(
                 f"einsum: index {repeated[0]!r} repeats within operand {k} ({term!r}); traces and diagonals "
                 "are not supported"
             )
-    return ops.Einsum.apply(*_tensors(operands), subscripts=f"{','.join(terms)}->{output}")
+        if len(term) != x.ndim:
+            raise ValueError(f"einsum: operand {k} has shape {x.shape} but its term {term!r} names {len(term)} axes")
+        for c, n in zip(term, x.shape):
+            first = sizes.setdefault(c, (n, k))
+            if first[0] != n:
+                raise ValueError(
+                    f"einsum: index {c!r} has size {first[0]} in operand {first[1]} but {n} in operand {k} "
+                    f"({subscripts!r} with shapes {', '.join(str(t.shape) for t in xs)})"
+                )
 
 
 __all__ = [

@@ -74,7 +74,7 @@ def _vectors(v: Any, like: list[Tensor], is_tuple: bool, what: str, of: str) -> 
     for k, (e, t) in enumerate(zip(vs, like)):
         if e.shape != t.shape:
             where = f"[{k}]" if is_tuple else ""
-            raise ValueError(f"{what}: v{where} has shape {e.shape}, but the {of}{where} has shape {t.shape}")
+            raise ValueError(f"{what}: v{where} has shape {e.shape}, but the {of[:-1]}{where} has shape {t.shape}")
     return vs
 
 
