@@ -390,7 +390,7 @@ class IndexAdd(Function):
 # own derivative is zero almost everywhere, so second order stays exact.
 
 
-def _like(a: np.ndarray, grad) -> object:
+def _like(a, grad):
     """A constant factor as a tensor in the gradient's dtype (float32 stays float32)."""
     return _wrap(np.asarray(a, dtype=grad.dtype))
 
@@ -605,7 +605,7 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        zero = _wrap(np.zeros((), grad.dtype))
+        zero = _like(0, grad)
         need_x, need_y = ctx.needs_input_grad
         return (
             Where.apply(grad, zero, condition=ctx.condition) if need_x else None,
@@ -722,7 +722,7 @@ class Einsum(Function):
         terms, ctx.output = subscripts.split("->")
         ctx.terms = terms.split(",")
         ctx.sizes = {c: n for term, x in zip(ctx.terms, operands) for c, n in zip(term, x.shape)}
-        return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+        return np.einsum(subscripts, *operands, optimize=True)  # BLAS where a contraction allows
 
     @staticmethod
     def backward(ctx, grad):
@@ -756,7 +756,6 @@ class StdRoot(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        zero = out.data == 0
-        return Where.apply(
-            _wrap(np.zeros((), grad.dtype)), grad / (2 * Where.apply(out, 1.0, condition=~zero)), condition=zero
-        )
+        spread = out.data > 0
+        safe = Where.apply(out, _like(1, grad), condition=spread)  # 1 where the spread is 0: no 1/0
+        return Where.apply(grad / (2 * safe), _like(0, grad), condition=spread)
