@@ -579,7 +579,9 @@ def _numpy_call(op: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 def _one_axis(axis: Any, ndim: int, op: str) -> int:
     if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
         raise TypeError(f"{op}: axis must be an integer, got {axis!r}")
-    return _axes(axis, ndim, op)[0] if ndim else 0
+    if ndim == 0:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with 0 dimensions")
+    return _axes(axis, ndim, op)[0]
 
 
 def _axis_list(axis: Any, ndim: int, op: str) -> list[int]:
