@@ -28,11 +28,11 @@ TOL = {"rtol": 1e-5, "atol": 1e-7}  # finite differences
 EXACT = {"rtol": 1e-10, "atol": 1e-12}  # PyTorch, closed forms
 
 
-# name: (function of tensors, with the same code for torch tensors, number of inputs, one shape or two)
 def _tuple_out(a, v):
     return (a * v).tanh(), (a * a).sum() * v
 
 
+# name: (function, number of inputs); the same code runs on our tensors and on torch's, inputs share one shape
 FUNCTIONS = {
     "tanh-scaled": (lambda x: x.tanh() * x.sum(), 1),
     "two-inputs": (lambda x, y: (x * y.exp()).sin(), 2),
