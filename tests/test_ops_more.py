@@ -51,6 +51,7 @@ def dims(axis, ndim):
 
 UNARY = {
     "abs": (lambda x: x.abs(), "abs", tgt.away_from_zero),
+    "builtin-abs": (abs, "abs", tgt.away_from_zero),
     "sign": (lambda x: x.sign(), "sign", tgt.away_from_zero),
     "floor": (lambda x: x.floor(), "floor", off_integers),
     "ceil": (lambda x: x.ceil(), "ceil", off_integers),

@@ -362,6 +362,9 @@ class Tensor:
     def abs(self) -> Tensor:
         return ops.Abs.apply(self)
 
+    def __abs__(self) -> Tensor:  # abs(t), as for arrays
+        return ops.Abs.apply(self)
+
     def sign(self) -> Tensor:
         """-1, 0 or 1; the gradient is zero (as for floor, ceil and round)."""
         return ops.Sign.apply(self)
