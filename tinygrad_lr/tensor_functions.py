@@ -17,11 +17,8 @@ from .tensor import Tensor, _numpy_call, _one_axis
 
 
 def _tensors(values: Sequence[Any]) -> list[Tensor]:
-    """Lift numbers and arrays the way operators do: against the first tensor given."""
-    first = next((v for v in values if isinstance(v, Tensor)), None)
-    if first is None:
-        first = Tensor(values[0])
-    return [first._lift(v) for v in values]
+    """Numbers and arrays made tensors the way operators do (numbers take the first float tensor's dtype)."""
+    return list(Tensor._constants(tuple(values)))
 
 
 def _sequence(tensors: Any, op: str) -> list[Tensor]:
