@@ -2,6 +2,7 @@
 
 from .anomaly import AnomalyError
 from .autograd import Function, GraphFreedError, ModifiedInPlaceError, backward, grad
+from .compiler import compile
 from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .graph import draw
 from .tensor import Tensor
@@ -15,6 +16,7 @@ __all__ = [
     "ModifiedInPlaceError",
     "Tensor",
     "backward",
+    "compile",
     "concatenate",
     "detect_anomaly",
     "dot",

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import autograd
 from .autograd import bump_version
 from .solvers import SolverResult, lbfgs, newton_cg
 from .tensor import Tensor
@@ -86,6 +87,8 @@ class Optimizer(ABC):
         each updated parameter's version is bumped, so a backward through a graph that saved
         the old values raises instead of using the new ones.
         """
+        if autograd._recorder is not None:  # tg.compile is recording this step
+            autograd._recorder.optimizer_step(self)
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self._update(i, p._data, p.grad._data)
