@@ -178,7 +178,19 @@ def _forward_entry(cls: type, ins: list[int], options: dict, option_slots: list,
         env[out] = data if type(data) is np.ndarray else _zero_d_output(ctx, data)
         env[ctx_slot] = ctx
 
-    return run
+    if len(ins) != 2 or option_slots or options:
+        return run
+    a, b = ins
+
+    def run2(env: list) -> None:  # the common case (binary ops without options), without the list
+        ctx = new(cls)
+        if needs is not None:
+            ctx.needs_input_grad = needs
+        data = forward(ctx, env[a], env[b])
+        env[out] = data if type(data) is np.ndarray else _zero_d_output(ctx, data)
+        env[ctx_slot] = ctx
+
+    return run2
 
 
 def _stub(shape: tuple, dtype: np.dtype) -> Tensor:
@@ -186,10 +198,10 @@ def _stub(shape: tuple, dtype: np.dtype) -> Tensor:
     return Tensor._make(np.broadcast_to(np.zeros((), dtype), shape), None)
 
 
-def _node_gradients(ctx: Any, g: Tensor, arrays_rule: bool, likes: tuple, needed: tuple) -> tuple:
-    """One node's input gradients exactly as ``_backprop`` makes them (recording and replay share this)."""
+def _node_gradients(ctx: Any, g: np.ndarray, arrays_rule: bool, likes: tuple, needed: tuple) -> list:
+    """One node's input gradients as arrays, exactly as ``_backprop`` makes them (recording and replay share this)."""
     cls = type(ctx)
-    in_grads = cls.backward_arrays(ctx, g._data) if arrays_rule else cls.backward(ctx, g)
+    in_grads = cls.backward_arrays(ctx, g) if arrays_rule else cls.backward(ctx, Tensor._make(g, None))
     if type(in_grads) is not tuple:
         in_grads = (in_grads,)
     if len(in_grads) != len(likes):
@@ -201,23 +213,27 @@ def _node_gradients(ctx: Any, g: Tensor, arrays_rule: bool, likes: tuple, needed
             continue
         data = like._data
         if type(pg) is np.ndarray and pg.shape == data.shape and pg.dtype == data.dtype:
-            pg = Tensor._make(pg, None)
-        elif type(pg) is not Tensor or pg._data.shape != data.shape or pg._data.dtype != data.dtype:
-            pg = _as_gradient(pg, like, ctx, i, False)
-        out.append(pg)
-    return tuple(out)
+            out.append(pg)
+        elif type(pg) is Tensor and pg._data.shape == data.shape and pg._data.dtype == data.dtype:
+            out.append(pg._data)
+        else:
+            out.append(_as_gradient(pg, like, ctx, i, False)._data)
+    return out
 
 
 def _node_entry(ctx_slot: int, ins: list[int], out_slot: int, g_slot: int, arrays_rule: bool, likes, needed, outs):
+    """A node's backward; a Tensor rule gets its inputs and output back as tensors (``saved_tensors`` reads them)."""
+    parents = not arrays_rule
+    pairs = [(slot, i) for i, slot in enumerate(outs) if slot is not None]
+
     def run(env: list) -> None:
         ctx = env[ctx_slot]
-        if not arrays_rule:  # Tensor rules find saved inputs and the output through these
+        if parents:
             ctx.parents = tuple([Tensor._make(env[s], None) for s in ins])
             ctx._output = Tensor._make(env[out_slot], None)
-        grads = _node_gradients(ctx, Tensor._make(env[g_slot], None), arrays_rule, likes, needed)
-        for slot, pg in zip(outs, grads):
-            if slot is not None:
-                env[slot] = pg._data
+        grads = _node_gradients(ctx, env[g_slot], arrays_rule, likes, needed)
+        for slot, i in pairs:
+            env[slot] = grads[i]
 
     return run
 
@@ -355,10 +371,11 @@ class _Recorder:
             return cls.backward_arrays(ctx, g._data) if arrays_rule else cls.backward(ctx, g)
         self.depth += 1
         try:
-            grads = _node_gradients(ctx, g, arrays_rule, likes, needed)
+            arrays = _node_gradients(ctx, g._data, arrays_rule, likes, needed)
         finally:
             self.depth -= 1
-        outs = tuple(None if pg is None else self._new_slot(pg._data) for pg in grads)
+        grads = tuple(None if a is None else Tensor._make(a, None) for a in arrays)
+        outs = tuple(None if a is None else self._new_slot(a) for a in arrays)
         key = ("node", ctx_slot, out_slot, tuple(ins), g_slot, arrays_rule, needed, outs)
         self._add(key, _node_entry(ctx_slot, ins, out_slot, g_slot, arrays_rule, likes, needed, outs))
         return grads
