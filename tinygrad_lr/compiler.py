@@ -448,7 +448,7 @@ class _Recorder:
         """The step has returned: check outside tensors were left alone, describe the result."""
         for t, array, copy in self.watched:
             if t._data is not array:
-                self.untraceable("a tensor's .data was replaced inside the step")
+                self.untraceable("a tensor's .data was replaced inside the step (p.data -= ...: use an optimizer)")
             elif id(t) not in self.updated and t.requires_grad and not _same_array(array, copy):
                 self.untraceable("a tensor was changed in place without an optimizer (p.data -= ...)")
         if self.reason is None:
