@@ -540,6 +540,8 @@ class Compiled:
             self._give_up(reason)
         elif first is None:
             self.pending[sig] = recorder.tape
+            if len(self.pending) > CACHE_SIZE:
+                del self.pending[next(iter(self.pending))]
         else:
             self._store(sig, first)
         return result
@@ -547,8 +549,7 @@ class Compiled:
     def _store(self, sig: tuple, value: Tape | str) -> None:
         self.tapes[sig] = value
         if len(self.tapes) > CACHE_SIZE:
-            old, _ = self.tapes.popitem(last=False)
-            self.pending.pop(old, None)
+            self.tapes.popitem(last=False)
 
     def _eager(self, sig: tuple, reason: str, step: Callable, args: tuple) -> Any:
         if sig not in self.tapes:
