@@ -221,9 +221,11 @@ def _node_gradients(ctx: Any, g: np.ndarray, arrays_rule: bool, likes: tuple, ne
     return out
 
 
-def _node_entry(ctx_slot: int, ins: list[int], out_slot: int, g_slot: int, arrays_rule: bool, likes, needed, outs):
-    """A node's backward; a Tensor rule gets its inputs and output back as tensors (``saved_tensors`` reads them)."""
-    parents = not arrays_rule
+def _node_entry(
+    ctx_slot: int, ins: list[int], out_slot: int, g_slot: int, arrays_rule: bool, parents: bool, likes, needed, outs
+):
+    """A node's backward; a Tensor rule that saved values gets its inputs and output back as tensors
+    (``saved_tensors`` finds them there; the package's rules read nothing else of the graph)."""
     pairs = [(slot, i) for i, slot in enumerate(outs) if slot is not None]
 
     def run(env: list) -> None:
@@ -377,7 +379,10 @@ class _Recorder:
         grads = tuple(None if a is None else Tensor._make(a, None) for a in arrays)
         outs = tuple(None if a is None else self._new_slot(a) for a in arrays)
         key = ("node", ctx_slot, out_slot, tuple(ins), g_slot, arrays_rule, needed, outs)
-        self._add(key, _node_entry(ctx_slot, ins, out_slot, g_slot, arrays_rule, likes, needed, outs))
+        parents = not arrays_rule and (
+            getattr(ctx, "_saved", None) is not None or not cls.__module__.startswith("tinygrad_lr.")
+        )
+        self._add(key, _node_entry(ctx_slot, ins, out_slot, g_slot, arrays_rule, parents, likes, needed, outs))
         return grads
 
     def finish_begins(self, grads: dict, capture: dict | None) -> None:
