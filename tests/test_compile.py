@@ -322,3 +322,24 @@ def test_fit_compiled_trains_exactly_like_fit(kind):
     assert h1.loss == h2.loss and h1.accuracy == h2.accuracy
     for p, q in zip(m1.parameters(), m2.parameters()):
         assert np.array_equal(p.numpy(), q.numpy())
+
+
+def test_a_compiled_function_called_inside_a_recording_is_part_of_the_outer_tape():
+    w = Tensor(np.arange(3.0), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    predict = tg.compile(lambda x: Tensor(x) * w)
+
+    @tg.compile(strict=True)
+    def step(x):
+        opt.zero_grad()
+        loss = predict(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    expected = np.arange(3.0)
+    for i in range(4):
+        x = np.full(3, i + 1.0)
+        step(x)
+        expected -= 0.1 * x
+    assert np.array_equal(w.numpy(), expected) and not predict.tapes

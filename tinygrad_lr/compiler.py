@@ -116,6 +116,7 @@ class Tape:
 
 
 _STALE = object()
+_recording = threading.Lock()  # one recording at a time: the engine's hook slot is global
 
 
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
@@ -529,6 +530,8 @@ class Compiled:
         return self._record(sig, step, args)
 
     def _record(self, sig: tuple, step: Callable, args: tuple) -> Any:
+        if not _recording.acquire(blocking=False):  # another thread is recording: this call runs eagerly
+            return step(*args)
         recorder = _Recorder(list(args))
         autograd._recorder = recorder
         try:
@@ -536,6 +539,7 @@ class Compiled:
             recorder.close(result)
         finally:
             autograd._recorder = None
+            _recording.release()
         reason = recorder.reason
         first = self.pending.pop(sig, None)
         if reason is None and first is not None:
