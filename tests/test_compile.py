@@ -343,3 +343,24 @@ def test_a_compiled_function_called_inside_a_recording_is_part_of_the_outer_tape
         step(x)
         expected -= 0.1 * x
     assert np.array_equal(w.numpy(), expected) and not predict.tapes
+
+
+class BadShape(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[:2]
+
+
+def test_a_bad_rule_fails_while_recording_with_the_engines_message():
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    @tg.compile
+    def step():
+        BadShape.apply(w).sum().backward()
+
+    with pytest.raises(ValueError, match=r"badshape: backward returned a gradient of shape \(2,\) for input 0"):
+        step()

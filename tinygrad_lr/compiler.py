@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd
-from .autograd import _as_gradient, _as_tuple, _checked_backward, _zero_d_output
+from .autograd import _as_gradient, _as_tuple, _checked_backward, _zero_d_output, unbroadcast_array
 from .grad_mode import current as _mode
 from .tensor import Tensor
 
@@ -200,7 +200,11 @@ def _stub(shape: tuple, dtype: np.dtype) -> Tensor:
 
 
 def _node_gradients(ctx: Any, g: np.ndarray, arrays_rule: bool, likes: tuple, needed: tuple) -> list:
-    """One node's input gradients as arrays, exactly as ``_backprop`` makes them (recording and replay share this)."""
+    """One node's input gradients as arrays, exactly as ``_backprop`` makes them (recording and replay share this).
+
+    A gradient of the right dtype in a broadcast shape goes straight to ``unbroadcast_array``,
+    which is what ``_as_gradient`` does with it; anything else goes through ``_as_gradient``.
+    """
     cls = type(ctx)
     in_grads = cls.backward_arrays(ctx, g) if arrays_rule else cls.backward(ctx, Tensor._make(g, None))
     if type(in_grads) is not tuple:
@@ -212,13 +216,18 @@ def _node_gradients(ctx: Any, g: np.ndarray, arrays_rule: bool, likes: tuple, ne
         if pg is None or not needed[i]:
             out.append(None)
             continue
+        a = pg._data if type(pg) is Tensor else pg
         data = like._data
-        if type(pg) is np.ndarray and pg.shape == data.shape and pg.dtype == data.dtype:
-            out.append(pg)
-        elif type(pg) is Tensor and pg._data.shape == data.shape and pg._data.dtype == data.dtype:
-            out.append(pg._data)
-        else:
-            out.append(_as_gradient(pg, like, ctx, i, False)._data)
+        if type(a) is np.ndarray and a.dtype == data.dtype:
+            if a.shape == data.shape:
+                out.append(a)
+                continue
+            try:
+                out.append(unbroadcast_array(a, data.shape))
+                continue
+            except ValueError:
+                pass  # _as_gradient raises it again, naming the op
+        out.append(_as_gradient(pg, like, ctx, i, False)._data)
     return out
 
 
