@@ -64,6 +64,8 @@ class Tape:
         self.guards: list[tuple[Tensor, int, tuple, np.dtype, bool]] = []
         self.template: list = []
         self.arg_slots: list[tuple[int, int, bool]] = []
+        self.uses: list[tuple[int, ...]] = []  # per entry, the slots it reads or writes
+        self.steps: list[tuple[Callable[[list], None], tuple[int, ...]]] = []  # entries, slots to free after
 
     def seal(self) -> None:
         """Precompute what replays need: the constant slots filled in, guards on outside tensors."""
@@ -75,6 +77,13 @@ class Tape:
                 self.guards.append((ref, slot, ref._data.shape, ref._data.dtype, ref.requires_grad))
             else:
                 self.arg_slots.append((slot, ref[0], ref[1]))
+        last = {slot: i for i, uses in enumerate(self.uses) for slot in uses}  # the later entry wins
+        kept = {r.slot for r in _slots_in(self.result)}
+        frees: list[list[int]] = [[] for _ in self.entries]
+        for slot, i in last.items():
+            if slot not in kept:
+                frees[i].append(slot)
+        self.steps = [(run, tuple(free)) for run, free in zip(self.entries, frees)]
 
     def replay(self, args: list) -> Any:
         """Run the entries on ``args``; ``_STALE`` when an outside tensor changed shape, dtype or requires_grad."""
@@ -87,8 +96,10 @@ class Tape:
             env[slot] = a
         for slot, i, is_tensor in self.arg_slots:
             env[slot] = args[i]._data if is_tensor else args[i]
-        for run in self.entries:
+        for run, free in self.steps:  # values nobody reads later are dropped as soon as possible
             run(env)
+            for slot in free:
+                env[slot] = None
         return _unpack(self.result, env)
 
     def differs(self, other: Tape) -> str | None:
@@ -147,6 +158,13 @@ class _Slot:
 
     def __hash__(self) -> int:
         return hash(self.slot)
+
+
+def _slots_in(result: Any) -> list[_Slot]:
+    if type(result) is _Slot:
+        return [result]
+    items = result.values() if isinstance(result, dict) else result if isinstance(result, tuple | list) else ()
+    return [s for item in items for s in _slots_in(item)]
 
 
 def _unpack(result: Any, env: list) -> Any:
@@ -338,9 +356,11 @@ class _Recorder:
             self.watched.append((tensor, array, array.copy() if tensor.requires_grad else array))
         return slot
 
-    def _add(self, key: tuple, entry: Callable[[list], None]) -> None:
+    def _add(self, key: tuple, entry: Callable[[list], None], uses: tuple = ()) -> None:
+        """Append an entry; ``uses`` are the slots it reads or writes (freed after their last use)."""
         self.tape.keys.append(key)
         self.tape.entries.append(entry)
+        self.tape.uses.append(tuple(s for s in uses if s is not None))
 
     # ---- the hooks ----
     def op(self, cls: type, ctx: Any, inputs: tuple, options: dict, out: Tensor) -> None:
@@ -359,7 +379,8 @@ class _Recorder:
         needs = ctx.needs_input_grad if out._ctx is not None else None
         ctx_slot, out_slot = self._new_slot(ctx), self._new_slot(out._data)
         key = ("op", cls, tuple(ins), _freeze(static), tuple(option_slots), needs, out_slot)
-        self._add(key, _forward_entry(cls, ins, static, option_slots, needs, out_slot, ctx_slot))
+        uses = (*ins, *(slot for _, slot in option_slots), out_slot, ctx_slot)
+        self._add(key, _forward_entry(cls, ins, static, option_slots, needs, out_slot, ctx_slot), uses)
 
     def node(self, ctx: Any, t: Tensor, g: Tensor, create_graph: bool, check: bool) -> Any:
         """A node's backward during recording: computed here, so the same function can replay it."""
@@ -392,7 +413,8 @@ class _Recorder:
         parents = not arrays_rule and (
             getattr(ctx, "_saved", None) is not None or not cls.__module__.startswith("tinygrad_lr.")
         )
-        self._add(key, _node_entry(ctx_slot, ins, out_slot, g_slot, arrays_rule, parents, likes, needed, outs))
+        entry = _node_entry(ctx_slot, ins, out_slot, g_slot, arrays_rule, parents, likes, needed, outs)
+        self._add(key, entry, (ctx_slot, g_slot, *outs, *((*ins, out_slot) if parents else ())))
         return grads
 
     def finish_begins(self, grads: dict, capture: dict | None) -> None:
@@ -420,7 +442,7 @@ class _Recorder:
             leaf = next((i for i, a in enumerate(self.args) if a is t), t)
             out = self._new_slot(t.grad._data)
             key = ("grad", leaf if type(leaf) is int else id(leaf), how, g_slot, old_slot, out)
-            self._add(key, _grad_entry(leaf, how, g_slot, old_slot, out))
+            self._add(key, _grad_entry(leaf, how, g_slot, old_slot, out), (g_slot, old_slot, out))
 
     def optimizer_step(self, opt: Any) -> None:
         if not self._active():
@@ -457,7 +479,7 @@ class _Recorder:
             return
         how = "copy" if a.dtype == source.dtype else a.dtype
         out = self._new_slot(a)
-        self._add(("array", str(how), slot, out), _array_entry(how, slot, out))
+        self._add(("array", str(how), slot, out), _array_entry(how, slot, out), (slot, out))
 
     def close(self, result: Any) -> None:
         """The step has returned: check outside tensors were left alone, describe the result."""
