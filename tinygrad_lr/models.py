@@ -163,6 +163,11 @@ class MLP(SoftmaxRegression):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP: sizes must be at least (n_features, n_classes), all >= 1; got {sizes}")
+        if sizes[-1] == 1:  # a sigmoid head is LogisticRegression's job; the MLP's is softmax
+            raise ValueError(
+                f"MLP: sizes {sizes} end in 1 output, but the MLP has one output per class (softmax); "
+                f"for binary labels use 2 outputs, MLP({sizes[:-1] + [2]}), or LogisticRegression"
+            )
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         self.sizes, self.activation = sizes, activation
