@@ -85,6 +85,14 @@ class Model(ABC):
         for p in self.parameters():
             p.zero_grad()
 
+    def __repr__(self) -> str:
+        """``MLP(sizes=[2, 3, 2], activation='tanh'): W0 (2, 3), b0 (3,), …; 17 float64 parameters``."""
+        config = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        params = self.named_parameters()
+        shapes = ", ".join(f"{name} {p.shape}" + ("" if p.requires_grad else " frozen") for name, p in params.items())
+        dtype = next(iter(params.values())).dtype if params else ""
+        return f"{type(self).__name__}({config}): {shapes}; {sum(p.size for p in params.values())} {dtype} parameters"
+
 
 def _init(shape: tuple[int, ...], fan_in: int, rng: np.random.Generator, dtype: Any, name: str) -> Tensor:
     """Normal entries scaled by 1/sqrt(fan_in), so activations keep unit scale."""
