@@ -227,11 +227,11 @@ def _format_array(a: np.ndarray, max_data: int) -> str:
     return '<BR ALIGN="LEFT"/>'.join(html.escape(line) for line in text.splitlines())
 
 
-def _grad_line(g: np.ndarray) -> str:
-    """The norm, the shape and the first few values: ``‖0.4521‖ (3, 2) [0.1, -0.2, 0.05, 0.3, …]``."""
+def _grad_lines(g: np.ndarray) -> tuple[str, str]:
+    """The norm and the shape, then the first few values: ``‖0.4521‖ (3, 2)`` and ``[0.1, -0.2, 0.05, …]``."""
     flat = g.ravel()
     values = ", ".join(_num(v) for v in flat[:FEW]) + (", …" if flat.size > FEW else "")
-    return f"‖{_num(np.linalg.norm(flat))}‖ {g.shape}\n[{values}]"
+    return f"‖{_num(np.linalg.norm(flat))}‖ {g.shape}", f"[{values}]"
 
 
 def _summary(a: np.ndarray) -> str:
@@ -251,7 +251,8 @@ def _tensor_label(
     if show_data and data.size <= max_data or role == "input" and not name and data.size == 1:
         lines.append(_format_array(data, max_data))
     if show_grad and grad is not None:
-        lines.append("<I>grad</I> " + "<BR/>".join(html.escape(s) for s in _grad_line(grad).split("\n")))
+        norm, values = _grad_lines(grad)
+        lines.append(f"<I>grad</I> {html.escape(norm)}<BR/>{html.escape(values)}")
     return "<" + "<BR/>".join(lines) + ">"
 
 
