@@ -29,7 +29,8 @@ from typing import Any, BinaryIO
 import graphviz
 import numpy as np
 
-from .autograd import Function, _caller
+from .anomaly import caller
+from .autograd import Function
 from .tensor import Tensor
 
 INSTALL_HINT = (
@@ -189,7 +190,7 @@ def record_source() -> Iterator[None]:
         if event == "return" and frame.f_code is _APPLY:
             for out in arg if isinstance(arg, tuple) else (arg,):
                 if isinstance(out, Tensor) and out._ctx is not None:
-                    out._ctx._created_at = _caller()
+                    out._ctx._created_at = caller()
         if previous is not None:
             previous(frame, event, arg)
 
