@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import tinygrad_lr as tg
 from tinygrad_lr import Tensor, models, optim
+from tinygrad_lr import testing as tgt
 from tinygrad_lr.gradcheck import check_model, gradcheck
 
 # ---- 1. in-place updates --------------------------------------------------------------------
@@ -100,6 +101,24 @@ def test_in_place_on_constants_stays_in_place_and_keeps_the_dtype():
     t *= np.array([1.0, 2.0, 3.0])  # a float64 array: cast to the tensor's dtype, as NumPy's same_kind rule
     assert t.data is buffer and t.dtype == np.float32
     np.testing.assert_allclose(t.data, [3.5, 7.0, 10.5])
+
+
+IN_PLACE = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide}
+
+
+@given(st.data(), st.sampled_from(sorted(IN_PLACE)), st.booleans())
+def test_in_place_updates_match_numpys(data, symbol, as_tensor):
+    target_shape, value_shape = data.draw(tgt.broadcastable_shapes(2))
+    target = np.broadcast_to(data.draw(tgt.arrays(target_shape)), np.broadcast_shapes(target_shape, value_shape))
+    value = tgt.away_from_zero(data.draw(tgt.arrays(value_shape)))
+    expected = IN_PLACE[symbol](target, value)
+    t = Tensor(target.copy(), requires_grad=True)
+    buffer = t.data
+    with tg.no_grad():
+        operand = Tensor(value) if as_tensor else value
+        t = {"+=": t.__iadd__, "-=": t.__isub__, "*=": t.__imul__, "/=": t.__itruediv__}[symbol](operand)
+    assert t.data is buffer and t._version == 1
+    np.testing.assert_array_equal(t.data, expected)
 
 
 def test_in_place_errors_name_the_operation_and_shapes():

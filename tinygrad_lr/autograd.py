@@ -497,24 +497,25 @@ def _backprop(
                     anomaly.check_backward(ctx, i, pg._data)
                 prev = grads.get(p)
                 grads[p] = pg if prev is None else prev + pg
-        # What is left are the leaves' (and tg.grad's inputs') gradients, stored only now:
-        # a failed backward leaves every .grad untouched.
-        if capture is not None:
-            grads = {t: g for t, g in grads.items() if t in capture}
-        for t, g in grads.items():
-            if t._hooks is not None:
-                grads[t] = _run_hooks(t, g, create_graph)
-        if capture is not None:
-            capture.update(grads)
-        else:
-            _store_leaf_grads(grads, {id(s._data) for s in seeds}, create_graph)
+        _finish(grads, seeds, create_graph, capture)
     finally:
         _mode.reset(token)
 
 
-def _store_leaf_grads(grads: dict[Tensor, Tensor], shared: set[int], create_graph: bool) -> None:
-    """Accumulate into ``.grad``: a leaf keeps g's buffer as its own unless someone else may
-    hold it (a view from reshape/expand, a seed that may be the caller's array, another leaf's grad)."""
+def _finish(grads: dict[Tensor, Tensor], seeds: Sequence[Tensor], create_graph: bool, capture: dict | None) -> None:
+    """Store what is left, the leaves' (or tg.grad's inputs') gradients, only now: a failed
+    backward leaves every ``.grad`` untouched."""
+    if capture is not None:
+        grads = {t: g for t, g in grads.items() if t in capture}
+    for t, g in grads.items():
+        if t._hooks is not None:
+            grads[t] = _run_hooks(t, g, create_graph)
+    if capture is not None:
+        capture.update(grads)
+        return
+    # A leaf keeps g's buffer as its own unless someone else may hold it: a view (reshape,
+    # expand), a seed (maybe the caller's array), another leaf's grad.
+    shared = {id(s._data) for s in seeds}
     for t, g in grads.items():
         owned = g._data.base is None and id(g._data) not in shared
         shared.add(id(g._data))
