@@ -206,6 +206,11 @@ class Custom(models.Model):
         return self.layers[0](X)
 
 
+class Empty(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=())
+
+
 class Twice(Custom):
     def __init__(self) -> None:
         super().__init__(names=(("W", "b"), ("W", "b")))
@@ -284,6 +289,7 @@ CASES = [
     Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 3, 1])),
     Case("dense-size", ValueError, lambda env: models.Dense(2, 0)),
     Case("parameter-names-twice", ValueError, lambda env: Twice().parameters()),
+    Case("model-no-parameters", ValueError, lambda env: Empty()(X20)),
     Case("predict-nan", ValueError, rows_with_nan),
     Case("state-dict-not-dict", TypeError, lambda env: softmax_3_2().load_state_dict(softmax_3_2().parameters())),
     Case("state-dict-missing", ValueError, lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2))})),

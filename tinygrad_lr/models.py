@@ -104,7 +104,7 @@ class Model(ABC):
         if not name.startswith("_"):
             for layer in self.layers:
                 if name in layer.names:
-                    return layer.W if name == layer.names[0] else layer.b
+                    return layer.named_parameters()[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def parameters(self) -> list[Tensor]:
@@ -117,8 +117,14 @@ class Model(ABC):
     @property
     def dtype(self) -> np.dtype:
         """The float dtype the model computes in: its (first) parameter's."""
-        first = self.layers[0].W if self.layers else self.parameters()[0]
-        return first.data.dtype
+        if self.layers:
+            return self.layers[0].W.data.dtype
+        params = self.parameters()
+        if not params:
+            raise ValueError(
+                f"{type(self).__name__} has no parameters: set self.layers or Tensor attributes in __init__"
+            )
+        return params[0].data.dtype
 
     def zero_grad(self) -> None:
         for p in self.parameters():
