@@ -102,10 +102,18 @@ def test_a_minimal_subclass_gets_everything_else():
     assert result.loss == pytest.approx(model.loss(X, Y, l2=0.01).item())
 
 
+def test_assigning_a_layer_parameter_by_name_replaces_it():
+    model = models.MLP([3, 4, 2])
+    replacement = Tensor(np.ones((4, 2)), requires_grad=True, name="W1")
+    model.W1 = replacement  # as `model.W1` reads it: the layer's parameter, not a new attribute
+    assert model.layers[1].W is replacement and model.named_parameters()["W1"] is replacement
+    assert "W1" not in vars(model) and len(model.parameters()) == 4
+
+
 def test_two_parameters_with_one_name_are_refused():
     model = Minimal()
-    model.W = Tensor(np.ones((3, 2)), requires_grad=True)  # shadows the layer's W
-    with pytest.raises(ValueError, match=r"two parameters are named \['W'\]"):
+    model.layers.append(models.Dense(2, 2))  # named ("W", "b") like the first
+    with pytest.raises(ValueError, match=r"two parameters are named \['W', 'b'\]"):
         model.parameters()
 
 

@@ -66,6 +66,10 @@ class Dense:
     def named_parameters(self) -> dict[str, Tensor]:
         return dict(zip(self.names, (self.W, self.b)))
 
+    def replace(self, name: str, value: Tensor) -> None:
+        """Put ``value`` in place of the parameter called ``name`` (one of ``names``)."""
+        setattr(self, "W" if name == self.names[0] else "b", value)
+
     def __repr__(self) -> str:
         return f"Dense({self.names[0]}: {self.W.shape}, {self.names[1]}: {self.b.shape}, {self.W.dtype})"
 
@@ -94,8 +98,7 @@ class Model(ABC):
             seen = [name for name, _ in found]
             twice = sorted({name for name in seen if seen.count(name) > 1})
             raise ValueError(
-                f"{type(self).__name__}: two parameters are named {twice}; give each layer "
-                "its own names=(...) and do not assign over a layer's parameter"
+                f"{type(self).__name__}: two parameters are named {twice}; give each layer its own names=(...)"
             )
         return named
 
@@ -106,6 +109,14 @@ class Model(ABC):
                 if name in layer.names:
                     return layer.named_parameters()[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``model.W0 = t`` replaces that layer's parameter (as ``model.W0`` reads it), not shadows it."""
+        for layer in self.layers:
+            if name in layer.names:
+                layer.replace(name, value)
+                return
+        object.__setattr__(self, name, value)
 
     def parameters(self) -> list[Tensor]:
         return list(self.named_parameters().values())
