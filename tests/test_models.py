@@ -312,6 +312,22 @@ def test_estimators_keep_float32_data_in_float32(kind, solver, monkeypatch):
     assert estimator.predict_proba(X.astype(np.float32)).dtype == np.float32
 
 
+@pytest.mark.parametrize("hvp", ["autograd", "closed_form"])
+def test_newton_cg_converges_on_a_float32_model(hvp):
+    """The line search allows for rounding in the model's dtype: float32 losses are flat to ~1e-7, not ~1e-16."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X_bc, y_bc = load_breast_cancer(return_X_y=True)
+    X_bc = StandardScaler().fit_transform(X_bc).astype(np.float32)
+    model = models.LogisticRegression(X_bc.shape[1], dtype=np.float32)
+    for p in model.parameters():
+        p.data[...] = 0
+    result = solvers.newton_cg(model, X_bc, y_bc.astype(np.float32), l2=1 / len(y_bc), tol=1e-6, hvp=hvp)
+    assert result.converged and result.n_iter <= 20, result
+    assert all(p.dtype == np.float32 for p in model.parameters())
+
+
 # ---- rows that cannot be classified ---------------------------------------------------------------------
 
 
