@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
 
 from tinygrad_lr import Tensor, io, models, optim, solvers
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
@@ -315,9 +317,6 @@ def test_estimators_keep_float32_data_in_float32(kind, solver, monkeypatch):
 @pytest.mark.parametrize("hvp", ["autograd", "closed_form"])
 def test_newton_cg_converges_on_a_float32_model(hvp):
     """The line search allows for rounding in the model's dtype: float32 losses are flat to ~1e-7, not ~1e-16."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.preprocessing import StandardScaler
-
     X_bc, y_bc = load_breast_cancer(return_X_y=True)
     X_bc = StandardScaler().fit_transform(X_bc).astype(np.float32)
     model = models.LogisticRegression(X_bc.shape[1], dtype=np.float32)
