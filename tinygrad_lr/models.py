@@ -173,8 +173,9 @@ class Model(ABC):
                     f"(build the model with dtype=np.{value.dtype} or cast the array)"
                 )
             arrays[name] = value
-        for name, p in params.items():
-            p.data[...] = arrays[name]
+        with no_grad():  # in place, as an optimizer step: versions bump, so stale graphs refuse to backward
+            for name, p in params.items():
+                p[...] = arrays[name]
 
     # ---- forward and loss -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import grad
+from .autograd import grad, no_grad
 from .models import Model
 from .tensor import Tensor
 
@@ -56,8 +56,10 @@ def _split(flat: np.ndarray, params: list[Tensor]) -> list[np.ndarray]:
 
 
 def _assign(params: list[Tensor], flat: np.ndarray) -> None:
-    for p, value in zip(params, _split(flat, params)):
-        p.data[...] = value
+    """Write ``flat`` into the parameters in place (bumping their versions, as an optimizer step does)."""
+    with no_grad():
+        for p, value in zip(params, _split(flat, params)):
+            p[...] = value
 
 
 def _check(model: Model, X: Any, tol: float, max_iter: int, solver: str) -> Tensor:
