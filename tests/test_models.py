@@ -9,6 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tinygrad_lr import Tensor, io, models, optim, solvers
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
+from tinygrad_lr.gradcheck import check_model
 from tinygrad_lr.train import fit
 
 RNG = np.random.default_rng(0)
@@ -110,6 +111,12 @@ def test_assigning_a_layer_parameter_by_name_replaces_it():
     model.W1 = replacement  # as `model.W1` reads it: the layer's parameter, not a new attribute
     assert model.layers[1].W is replacement and model.named_parameters()["W1"] is replacement
     assert "W1" not in vars(model) and len(model.parameters()) == 4
+
+
+def test_a_users_model_passes_the_model_gradcheck():
+    model = Minimal(seed=3)
+    model.scale.data[...] = 1.7  # away from 1, so a wrong factor would show
+    assert check_model(model, X, Y, l2=0.1)
 
 
 def test_two_parameters_with_one_name_are_refused():
