@@ -129,7 +129,7 @@ class Model(ABC):
     def dtype(self) -> np.dtype:
         """The float dtype the model computes in: its (first) parameter's."""
         if self.layers:
-            return self.layers[0].W.data.dtype
+            return self.layers[0].W._data.dtype
         params = self.parameters()
         if not params:
             raise ValueError(
@@ -185,12 +185,13 @@ class Model(ABC):
 
     def as_input(self, X: Any) -> Tensor:
         """``X`` as a Tensor of the model's dtype (cast only when it differs) and shape (n, n_features)."""
-        dtype = self.dtype
+        dtype = self.dtype  # one call per step: the checks read ._data, not the .data property
         if not isinstance(X, Tensor):
             X = Tensor(X) if type(X) is np.ndarray and X.dtype == dtype else Tensor(X, dtype=dtype)
-        elif X.data.dtype != dtype:
+        elif X._data.dtype != dtype:
             X = X.astype(dtype)
-        if X.data.ndim != 2 or X.data.shape[1] != self.n_features:
+        shape = X._data.shape
+        if len(shape) != 2 or shape[1] != self.n_features:
             raise ValueError(
                 f"{type(self).__name__}: expected X of shape (n_samples, {self.n_features}), got {X.shape}"
             )
