@@ -242,6 +242,40 @@ def missing_dot(env: Env) -> None:
     render((t23() * 2).sum(), env.tmp / "graph.svg")
 
 
+class Custom(models.Model):
+    """A user's model: one Dense layer; ``config`` and layer names are set per test."""
+
+    def __init__(self, config: Any = None, names: tuple[tuple[str, str], ...] = (("W", "b"),)) -> None:
+        self.n_features, self.n_classes, self._config = 3, 2, config or {}
+        self.layers = [models.Dense(3, 2, names=n) for n in names]
+
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def forward(self, X: Tensor) -> Tensor:
+        return self.layers[0](X)
+
+
+class Empty(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=())
+
+
+class Twice(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=(("W", "b"), ("W", "b")))
+
+
+def rows_with_nan(env: Env) -> None:
+    X = X20[:5].copy()
+    X[3, 1] = np.nan
+    models.SoftmaxRegression(3, 2).predict(X)
+
+
+def softmax_3_2() -> models.SoftmaxRegression:
+    return models.SoftmaxRegression(3, 2)
+
+
 def estimator(**params: Any) -> SoftmaxRegressionClassifier:
     return SoftmaxRegressionClassifier(**params)
 
@@ -336,7 +370,19 @@ CASES = [
     Case("model-size", ValueError, lambda env: models.SoftmaxRegression(3, 0)),
     Case("model-size-type", TypeError, lambda env: models.LogisticRegression(2.5)),
     Case("mlp-activation", ValueError, lambda env: models.MLP([2, 3, 2], activation="gelu")),
-    Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 5, 1])),
+    Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 3, 1])),
+    Case("dense-size", ValueError, lambda env: models.Dense(2, 0)),
+    Case("parameter-names-twice", ValueError, lambda env: Twice().parameters()),
+    Case("model-no-parameters", ValueError, lambda env: Empty()(X20)),
+    Case("predict-nan", ValueError, rows_with_nan),
+    Case("state-dict-not-dict", TypeError, lambda env: softmax_3_2().load_state_dict(softmax_3_2().parameters())),
+    Case("state-dict-missing", ValueError, lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2))})),
+    Case("state-dict-not-array", TypeError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2)).tolist(), "b": np.ones(2)})),
+    Case("state-dict-shape", ValueError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((2, 3)), "b": np.ones(2)})),
+    Case("state-dict-dtype", ValueError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2), np.float32), "b": np.ones(2)})),
     # fit
     Case("fit-nan", ValueError, lambda env: fit20(with_value(np.nan))),
     Case("fit-inf", ValueError, lambda env: fit20(with_value(-np.inf))),
@@ -381,6 +427,9 @@ CASES = [
     Case("save-not-a-model", TypeError, lambda env: io.save({"W": np.ones(2)}, env.tmp / "m.npz")),
     Case("save-extra-not-json", TypeError,
          lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra={"when": object()})),
+    Case("save-config-not-json", TypeError, lambda env: io.save(Custom({"act": np.tanh}), env.tmp / "m.npz")),
+    Case("checkpoint-own-model", CheckpointError, lambda env: io.load(checkpoint(env, Custom()))),
+    Case("load-into-not-a-model", TypeError, lambda env: io.load(checkpoint(env), model=object())),
     # graph
     Case("dot-missing", GraphvizNotFoundError, missing_dot),
     Case("draw-not-tensor", TypeError, lambda env: tg.draw(np.ones(3))),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,11 +62,6 @@ def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
     return int(np.count_nonzero(pred == y))
 
 
-def _objective(model: Model, logits: Any, y: np.ndarray, l2: float) -> Any:
-    loss = model.data_loss(logits, y)
-    return loss + model.penalty(l2) if l2 else loss
-
-
 def _check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ValueError(f"fit: {name} must be an integer >= {low}, got {value!r}")
@@ -109,12 +105,22 @@ def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
     return y
 
 
-def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float, dtype: np.dtype) -> tuple[float, float]:
+def _warn_on_cast(model: Model, X: np.ndarray) -> None:
+    """Casting every batch costs a copy per step and computes in a dtype the data did not ask for: say so, once."""
+    if X.dtype.kind == "f" and X.dtype != model.dtype:
+        warnings.warn(
+            f"fit: X is {X.dtype} but {type(model).__name__} computes in {model.dtype}, so every batch is cast; "
+            f"build the model with dtype=np.{X.dtype} to train in {X.dtype}",
+            stacklevel=3,
+        )
+
+
+def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, float]:
     """Objective and accuracy on a whole set, in chunks (flat memory for large sets)."""
     total = correct = 0.0
     with no_grad():
         for xb, yb in batches(X, y, 8192, shuffle=False):
-            logits = model(xb.astype(dtype, copy=False))
+            logits = model(xb)
             total += model.data_loss(logits, yb).item() * len(yb)
             correct += _n_correct(logits.data, yb)
         penalty = float(model.penalty(l2))
@@ -148,9 +154,10 @@ def fit(
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
 
-    ``X`` is never copied (a ``np.memmap`` works); each batch is cast to the model's dtype.
+    ``X`` is never copied (a ``np.memmap`` works); the model casts each batch to its dtype,
+    with one warning when ``X`` holds floats of another dtype (build the model in the data's).
     """
-    n_classes = getattr(model, "n_classes", 2)
+    n_classes = model.n_classes
     X = _check_X(X, model, "X")
     y = _check_y(y, len(X), n_classes, "y")
     if validation is not None:
@@ -172,7 +179,7 @@ def fit(
             "fit: the optimizer does not hold this model's parameters that require grad "
             "(build it from [p for p in model.parameters() if p.requires_grad])"
         )
-    dtype = params[0].dtype
+    _warn_on_cast(model, X)
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
 
@@ -182,8 +189,8 @@ def fit(
         for epoch in range(epochs):
             total = correct = 0.0
             for xb, yb in batches(X, y, batch_size, seed=rng):
-                logits = model(xb if xb.dtype == dtype else xb.astype(dtype))
-                loss = _objective(model, logits, yb, l2)
+                logits = model(xb)
+                loss = model.objective(logits, yb, l2)
                 value = loss.item()
                 if not math.isfinite(value):
                     raise FloatingPointError(
@@ -198,7 +205,7 @@ def fit(
             history.loss.append(total / len(y))
             history.accuracy.append(correct / len(y))
             if validation is not None:
-                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2, dtype)
+                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
             history.epochs = epoch + 1
