@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .autograd import no_grad
 from .data import batches
+from .functional import check_labels
 from .models import Model
 from .optim import Adam, Optimizer, _check_number
 
@@ -89,22 +90,6 @@ def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
     return X
 
 
-def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
-    """Integer labels in [0, n_classes), one per row."""
-    y = np.asarray(y)
-    if y.dtype.kind == "b":
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu":
-        example = f" (e.g. {y.flat[:1].tolist()[0]!r})" if y.size else ""  # a plain value, not np.float64(0.5)
-        raise TypeError(f"fit: {what} must be integer class labels, got dtype {y.dtype}{example}; use y.astype(int)")
-    if y.shape != (n,):
-        raise ValueError(f"fit: {what} must have shape ({n},), one label per row of X, got shape {y.shape}")
-    bad = np.flatnonzero((y < 0) | (y >= n_classes))
-    if bad.size:
-        raise ValueError(f"fit: {what} must be in [0, {n_classes}), got {y[bad[0]]} at index {bad[0]}")
-    return y
-
-
 def _warn_on_cast(model: Model, X: np.ndarray) -> None:
     """Casting every batch costs a copy per step and computes in a dtype the data did not ask for: say so, once."""
     if X.dtype.kind == "f" and X.dtype != model.dtype:
@@ -159,12 +144,12 @@ def fit(
     """
     n_classes = model.n_classes
     X = _check_X(X, model, "X")
-    y = _check_y(y, len(X), n_classes, "y")
+    y = check_labels(y, len(X), n_classes, "fit", "y")
     if validation is not None:
         if not isinstance(validation, tuple | list) or len(validation) != 2:
             raise ValueError("fit: validation must be a pair (X_val, y_val)")
         X_val = _check_X(validation[0], model, "validation X")
-        y_val = _check_y(validation[1], len(X_val), n_classes, "validation y")
+        y_val = check_labels(validation[1], len(X_val), n_classes, "fit", "validation y")
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     patience = _check_int("patience", patience, 1)
