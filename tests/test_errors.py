@@ -196,6 +196,16 @@ def estimator(**params: Any) -> SoftmaxRegressionClassifier:
     return SoftmaxRegressionClassifier(**params)
 
 
+def streamed(X: Any) -> SoftmaxRegressionClassifier:
+    """An estimator after a first partial_fit on X (20 rows, classes 0 and 1)."""
+    return estimator(solver="sgd").partial_fit(X, Y20, classes=[0, 1])
+
+
+def memmap(env: Env, X: np.ndarray) -> np.ndarray:
+    np.save(env.tmp / f"X{X.shape[1]}.npy", X)
+    return np.load(env.tmp / f"X{X.shape[1]}.npy", mmap_mode="r")
+
+
 CASES = [
     # Tensor: shapes and dtypes
     Case("add-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) + Tensor(np.ones(4))),
@@ -316,6 +326,14 @@ CASES = [
     Case("estimator-features", ValueError, lambda env: estimator().fit(X20, Y20).predict(X20[:, :2])),
     Case("estimator-diverges", FloatingPointError,
          lambda env: estimator(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20)),
+    Case("partial-fit-no-classes", ValueError, lambda env: estimator(solver="sgd").partial_fit(X20, Y20)),
+    Case("partial-fit-one-class", ValueError, lambda env: estimator(solver="sgd").partial_fit(X20, Y20, classes=[0])),
+    Case("partial-fit-unknown-label", ValueError,
+         lambda env: estimator(solver="sgd").partial_fit(X20, np.arange(20) % 3, classes=[0, 1])),
+    Case("partial-fit-classes-changed", ValueError,
+         lambda env: streamed(X20).partial_fit(X20, Y20, classes=[0, 1, 2])),
+    Case("partial-fit-features", ValueError,
+         lambda env: streamed(memmap(env, X20)).partial_fit(memmap(env, X20[:, :2]), Y20)),
 ]  # fmt: skip
 
 
