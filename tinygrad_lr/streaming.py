@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 BLOCK_BYTES = 64 * 2**20  # one block's rows as float64
+COPY_BYTES = 4 * 2**20  # a memmap's pages mapped at once while a block is copied out
 
 
 def is_blockwise(X: Any) -> bool:
@@ -49,12 +50,16 @@ def _release(X: np.memmap) -> None:
 
 
 def read(X: Any, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` of ``X`` as a NumPy array (a copy for a memmap, whose pages are then released)."""
-    if isinstance(X, np.memmap):
-        block = np.array(X[start:stop])
+    """Rows ``start:stop`` of ``X`` as a NumPy array (for a memmap a copy, made 4 MiB at a time, its pages released)."""
+    if not isinstance(X, np.memmap):
+        return np.asarray(X[start:stop])
+    block = np.empty((stop - start, *X.shape[1:]), dtype=X.dtype)
+    step = max(COPY_BYTES // max(X[:1].nbytes, 1), 1)
+    for first in range(start, stop, step):
+        last = min(first + step, stop)
+        block[first - start : last - start] = X[first:last]
         _release(X)
-        return block
-    return np.asarray(X[start:stop])
+    return block
 
 
 def blocks(X: Any, rows: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -84,3 +89,4 @@ def shuffled_batches(
             idx = order[first : first + batch_size]
             idx.sort()
             yield block[idx], y[start + idx]
+        del block  # before the next block is read: one block in memory at a time
