@@ -13,7 +13,6 @@ import json
 import math
 import os
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from . import data, io, models, optim, plots, reference
 from .autograd import no_grad
 from .gradcheck import numerical_grad
 from .graph import GraphvizNotFoundError, _atomic_write, draw, render
+from .sweep import sweep_results
 from .tensor import Tensor
 from .train import fit
 
@@ -436,53 +436,6 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 # ---- sweep ----------------------------------------------------------------------------------
-
-
-def sweep_results(
-    lrs: Sequence[float], ratios: Sequence[float], epochs: int, batch_size: int, seed: int, n_jobs: int
-) -> list[dict[str, float]]:
-    """Seed 000's study through GridSearchCV: one candidate per learning rate, one CV split per test ratio."""
-    from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
-    from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from .estimators import LogisticRegressionClassifier
-
-    X, y = data.load_iris(binary=True)
-    splits = [
-        next(StratifiedShuffleSplit(n_splits=1, test_size=ratio, random_state=seed).split(X, y)) for ratio in ratios
-    ]
-    estimator = make_pipeline(
-        StandardScaler(),
-        LogisticRegressionClassifier(solver="sgd", max_iter=epochs, batch_size=batch_size, random_state=seed),
-    )
-    search = GridSearchCV(
-        estimator,
-        {"logisticregressionclassifier__learning_rate": list(lrs)},
-        scoring={"accuracy": "accuracy", "log_loss": "neg_log_loss"},
-        cv=splits,
-        refit=False,
-        return_train_score=True,
-        n_jobs=n_jobs,
-        error_score=np.nan,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", FitFailedWarning)
-        search.fit(X, y)
-    cv = search.cv_results_
-    return [
-        {
-            "lr": float(lr),
-            "test_size": float(ratio),
-            "train_accuracy": float(cv[f"split{k}_train_accuracy"][i]),
-            "test_accuracy": float(cv[f"split{k}_test_accuracy"][i]),
-            "test_log_loss": -float(cv[f"split{k}_test_log_loss"][i]),
-        }
-        for i, lr in enumerate(cv["param_logisticregressionclassifier__learning_rate"])
-        for k, ratio in enumerate(ratios)
-    ]
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
