@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import MNIST_DIR
+from helpers import MNIST_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

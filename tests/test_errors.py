@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import EXCEPTIONS, doc_rows, documented_exceptions
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
@@ -35,45 +35,6 @@ from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, 
 from tinygrad_lr.graph import GraphvizNotFoundError, render
 from tinygrad_lr.io import CheckpointError
 from tinygrad_lr.train import fit
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
-ROW = re.compile(r"^\| `(?P<id>[a-z0-9-]+)` \| (?P<input>.+?) \| `(?P<error>\w+)` \| `(?P<message>[^`]+)` \|$", re.M)
-
-EXCEPTIONS: dict[str, type[Exception]] = {
-    e.__name__: e
-    for e in (
-        ValueError,
-        TypeError,
-        IndexError,
-        RuntimeError,
-        FileNotFoundError,
-        FloatingPointError,
-        tg.GraphFreedError,
-        tg.AnomalyError,
-        CheckpointError,
-        IDXError,
-        GraphvizNotFoundError,
-        NotFittedError,
-    )
-}
-
-
-@dataclass
-class Row:
-    id: str
-    error: str
-    fragments: list[str]
-
-
-def doc_rows() -> list[Row]:
-    rows = ROW.finditer(DOC.read_text())
-    return [Row(m["id"], m["error"], [f.strip() for f in m["message"].split("…")]) for m in rows]
-
-
-def documented_exceptions() -> set[type[Exception]]:
-    """The exception types the doc promises (test_fuzz accepts only these)."""
-    return {EXCEPTIONS[row.error] for row in doc_rows()}
-
 
 # ---- the bad inputs -------------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """tinygrad_lr: a small, fast, honest autograd framework on NumPy."""
 
+from typing import TYPE_CHECKING, Any
+
 from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
     AnomalyError,
     Function,
@@ -11,7 +13,9 @@ from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
     no_grad,
 )
 from .tensor import Tensor
-from .graph import draw  # noqa: E402  (after Tensor: graph.py draws tensors)
+
+if TYPE_CHECKING:  # loaded on first use by __getattr__ below (graph.py needs graphviz)
+    from .graph import draw
 
 __all__ = [
     "AnomalyError",
@@ -26,3 +30,12 @@ __all__ = [
     "no_grad",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``draw`` from ``graph``, imported when first asked for: ``import tinygrad_lr`` needs only NumPy."""
+    if name == "draw":
+        from .graph import draw
+
+        return draw
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
