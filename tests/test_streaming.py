@@ -331,3 +331,17 @@ def test_train_fit_streams_a_dask_array_too(small_blocks):
         runs.append((h.loss, h.val_loss, model.W.data.copy()))
     assert runs[0][:2] == runs[1][:2]
     np.testing.assert_array_equal(runs[0][2], runs[1][2])
+
+
+def test_dask_ml_incremental_trains_our_estimator_chunk_by_chunk():
+    da = pytest.importorskip("dask.array")
+    incremental = pytest.importorskip("dask_ml.wrappers").Incremental  # the `distributed` extra brings dask-ml
+    est, X, y = make("softmax", solver="adam")
+    wrapped = incremental(est, shuffle_blocks=False).fit(
+        da.from_array(X, chunks=(40, 4)), da.from_array(y, chunks=40), classes=[0, 1, 2]
+    )
+    by_hand = make("softmax", solver="adam")[0]
+    for start in range(0, len(X), 40):
+        by_hand.partial_fit(X[start : start + 40], y[start : start + 40], classes=[0, 1, 2])
+    assert_same_fit(wrapped.estimator_, by_hand)
+    assert np.max(wrapped.estimator_.n_iter_) == 3
