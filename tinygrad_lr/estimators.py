@@ -47,7 +47,6 @@ from .tensor import Tensor
 
 N_ITER_NO_CHANGE = 10  # stochastic solvers: epochs without a tol improvement before stopping
 MINIBATCH_SOLVERS = ("adam", "sgd")
-MINIBATCH_SOLVERS = ("adam", "sgd")
 
 
 class _Classifier(ClassifierMixin, BaseEstimator, ABC):
@@ -92,7 +91,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
 
     def fit(self, X: Any, y: Any) -> _Classifier:
         self._check_params()
-        X, y = self._validate_data(X, y, reset=True)
+        X, y = self._check_data(X, y, reset=True)
         check_classification_targets(y)
         self._check_target(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -141,7 +140,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
         """
         self._check_params()
         first = getattr(self, "_optimizer", None) is None
-        X, y = self._validate_data(X, y, reset=first)
+        X, y = self._check_data(X, y, reset=first)
         check_classification_targets(y)
         labels = self._stream_classes(classes, first)
         unknown = ~np.isin(y, labels)
@@ -180,7 +179,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
             raise ValueError(f"{name}: classes must hold at least 2 labels, got {labels.tolist()}")
         return labels
 
-    def _validate_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, np.ndarray]:
+    def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, np.ndarray]:
         """scikit-learn's ``validate_data``, except for a memmap or dask array given to a minibatch solver.
 
         That one is left unread: ``train.fit`` checks its values and trains on it block by
