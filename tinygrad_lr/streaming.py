@@ -2,14 +2,15 @@
 
 Anything whose row slices ``X[a:b]`` turn into NumPy arrays can be read this way:
 an ``np.memmap``, a ``dask.array`` (each slice is computed when it is read, the
-whole array never is), an h5py or zarr dataset. A block holds at most
-``BLOCK_BYTES`` of float64 values, whatever the container or its dtype, so the
-same data gives the same blocks, and the same minibatches, in every container.
+whole array never is), or another array-like with such slices (h5py, zarr). A
+block holds at most ``BLOCK_BYTES`` of float64 values, whatever the container or
+its dtype, so the same data gives the same blocks, and the same minibatches, in
+every container.
 
 Pages of a memmap are mapped into the process as they are read and count in its
-resident memory until the kernel needs them back; after each block they are handed
-back (``madvise(MADV_DONTNEED)``: the file stays in the page cache), which keeps
-the resident memory of a pass at about one block.
+resident memory until the kernel needs them back; as a block is copied out they
+are handed back (``madvise(MADV_DONTNEED)``: the file stays in the page cache),
+which keeps the resident memory of a pass at about one block.
 """
 
 from __future__ import annotations
