@@ -506,13 +506,14 @@ def test_the_generated_datasets_are_the_tutorials_data():
 
 
 def test_train_on_classification_and_the_printed_figures_say_what_they_are(capsys, tmp_path):
-    status, out, _ = run(capsys, "train", "--dataset", "classification", "--model", "logistic", "--epochs", "30",
-                         "--lr", "0.05", "--l2", "0.01", "--out", str(tmp_path), "--quiet")  # fmt: skip
+    """The tutorial's model, data, split and seed: the tutorial's test accuracy (0.968), to the last digit."""
+    argv = ["--dataset", "classification", "--model", "logistic", "--epochs", "30", "--lr", "0.05"]
+    status, out, _ = run(capsys, "train", *argv, "--out", str(tmp_path), "--quiet")
     assert status == 0
     assert "log-loss without the L2 term" in out and "running means over the epoch's minibatches" in out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == 121 / 125 == 0.968
     assert metrics["test_accuracy"] == metrics["history"]["val_accuracy"][-1]  # the bar's val_accuracy agrees
-    assert metrics["test_accuracy"] > 0.95  # the tutorial's data: 0.968 there with the same model
     assert (tmp_path / "decision_boundary.png").read_bytes()[:8] == PNG
 
 

@@ -28,7 +28,7 @@ from helpers import EXCEPTIONS, doc_rows, documented_exceptions
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, data, io, models, optim
+from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, splits
 from tinygrad_lr import functional as F
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
@@ -277,6 +277,10 @@ CASES = [
     Case("estimator-features", ValueError, lambda env: estimator().fit(X20, Y20).predict(X20[:, :2])),
     Case("estimator-diverges", FloatingPointError,
          lambda env: estimator(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20)),
+    Case("split-unknown", ValueError, lambda env: splits.load_split("cifar")),
+    Case("split-mnist-test-size", ValueError, lambda env: splits.load_split("mnist", env.tmp, test_size=0.3)),
+    Case("split-mnist-missing", FileNotFoundError, lambda env: splits.load_split("mnist", env.tmp)),
+    Case("gradcheck-unknown-model", ValueError, lambda env: model_gradcheck.gradcheck_rows("svm")),
 ]  # fmt: skip
 
 
