@@ -285,7 +285,10 @@ USAGE_ERRORS = {
     "non-integer epochs": (["train", "--epochs", "2.5"], "expected an integer, got '2.5'"),
     "nan lr": (["train", "--lr", "nan"], "argument --lr: must be > 0, got nan"),
     "test size of 1": (["train", "--test-size", "1"], "must be between 0 and 1"),
-    "mnist without data dir": (["train", "--dataset", "mnist"], "--dataset mnist needs --data-dir DIR"),
+    "mnist without data dir": (
+        ["train", "--dataset", "mnist"],
+        "--dataset mnist needs a folder (--data-dir DIR)",
+    ),
     "missing data dir": (["train", "--dataset", "mnist", "--data-dir", "/no/such/dir"], "no such directory"),
     "logistic on digits": (["train", "--model", "logistic"], "--model logistic is binary but the dataset has 10"),
     "no command": ([], "the following arguments are required: COMMAND"),

@@ -121,7 +121,7 @@ def _check_data_options(command: str, dataset: str, data_dir: str | None, test_s
     if test_size is not None:
         _refuse(command, "--test-size does not apply to mnist, which its files split (see docs/cli.md)")
     if data_dir is None:
-        _refuse(command, f"--dataset mnist needs --data-dir DIR: {missing_mnist_message(None)}")
+        _refuse(command, f"--dataset {missing_mnist_message(None)}")
     if not os.path.isdir(data_dir):
         _refuse(command, f"--data-dir {data_dir}: no such directory")
 
