@@ -633,3 +633,20 @@ def test_gradcheck_columns_are_the_largest_differences_it_found(capsys, monkeypa
     assert status == 1
     assert float(rows["w"][-3]) == pytest.approx(0.125, rel=1e-6)  # |autograd - closed form|, the offset we added
     assert float(rows["w"][-2]) < 1e-7 and float(rows["b"][-3]) < 1e-12  # autograd itself is still right
+
+
+def test_graph_shows_the_values_of_tensors_up_to_max_data_entries(capsys, tmp_path):
+    argv = ["graph", "--model", "softmax", "--features", "3", "--classes", "2", "--show-data"]
+    run(capsys, *argv, "-o", str(tmp_path / "small.gv"))
+    run(capsys, *argv, "--max-data", "6", "-o", str(tmp_path / "six.gv"))
+    small, six = ((tmp_path / name).read_text().splitlines() for name in ("small.gv", "six.gv"))
+
+    def shows_values(lines, name):
+        (line,) = [line for line in lines if f"<B>{name}</B>" in line]
+        return "[[" in line
+
+    assert shows_values(small, "X") and shows_values(small, "W")  # 12 and 6 entries <= 16
+    assert not shows_values(six, "X") and shows_values(six, "W")  # 12 > 6 >= 6
+    status, _, err = run(capsys, *argv, "--max-data", "-1", "-o", str(tmp_path / "never.gv"))
+    assert status == 2 and "argument --max-data: must be >= 0, got -1" in err
+    assert not (tmp_path / "never.gv").exists()

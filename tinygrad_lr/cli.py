@@ -392,7 +392,8 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     if args.show_grad:
         loss.backward()
     clusters = model if args.model == "mlp" else None
-    graph = draw(loss, show_grad=args.show_grad, show_data=args.show_data, rankdir=args.rankdir, clusters=clusters)
+    options = {"show_grad": args.show_grad, "show_data": args.show_data, "max_data": args.max_data}
+    graph = draw(loss, rankdir=args.rankdir, clusters=clusters, **options)
     if out.suffix in (".gv", ".dot"):
         _write_text(out, graph.source)
     else:
@@ -534,6 +535,9 @@ def _graph_parser(sub: Any) -> None:
     graph.add_argument("--l2", type=_nonnegative_float, default=0.0, help="adds the L2 penalty to the graph")
     graph.add_argument("--show-grad", action="store_true", help="run backward and show gradients")
     graph.add_argument("--show-data", action="store_true", help="show the values of small tensors")
+    graph.add_argument(
+        "--max-data", type=_nonnegative_int, default=16, help="largest tensor whose values --show-data shows"
+    )
     graph.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction")
     graph.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds the data and the initialisation")
     graph.set_defaults(run=_cmd_graph)
