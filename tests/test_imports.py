@@ -53,3 +53,17 @@ def test_what_loads_on_first_use_is_still_there():
         import tinygrad_lr
 
         tinygrad_lr.drawing  # noqa: B018
+
+
+def test_test_modules_share_code_through_helpers_only():
+    """A test module imports tests/helpers.py, never another test module or conftest."""
+    import ast
+    from pathlib import Path
+
+    offenders = []
+    for path in sorted(Path(ROOT, "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            offenders += [f"{path.name} imports {n}" for n in names if n.startswith("test_") or n == "conftest"]
+    assert not offenders
