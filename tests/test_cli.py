@@ -487,6 +487,11 @@ def test_mnist_metrics_record_the_real_split_and_evaluate_finds_the_files_again(
     status, stdout, err = run(capsys, "evaluate", str(out / "model.npz"))  # no --data-dir: the checkpoint knows
     assert status == 0, err
     assert f"(test, 2000 rows): accuracy {metrics['test_accuracy']:.4f}" in stdout
+    moved = data_dir.rename(tmp_path.parent / f"{tmp_path.name}-moved")
+    status, _, err = run(capsys, "evaluate", str(moved / "run" / "model.npz"))
+    assert status == 2 and f"was trained on files in {data_dir}, which is gone; pass --data-dir" in err
+    status, stdout, _ = run(capsys, "evaluate", str(moved / "run" / "model.npz"), "--data-dir", str(moved))
+    assert status == 0 and f"accuracy {metrics['test_accuracy']:.4f}" in stdout
 
 
 def test_the_generated_datasets_are_the_tutorials_data():

@@ -339,6 +339,8 @@ def _evaluate_split(args: argparse.Namespace, model: models.Model, stored: dict[
         _refuse("evaluate", f"{args.checkpoint} does not name its dataset; pass --dataset")
     same = dataset == stored.get("dataset")
     data_dir = args.data_dir or (stored.get("data_dir") if same else None)
+    if data_dir is not None and args.data_dir is None and not os.path.isdir(data_dir):
+        _refuse("evaluate", f"{args.checkpoint} was trained on files in {data_dir}, which is gone; pass --data-dir")
     _check_data_options("evaluate", dataset, data_dir, args.test_size)
     seed = stored.get("seed", 0) if args.seed is None else args.seed
     test_size = args.test_size or (stored.get("test_size") if same and dataset != "mnist" else None)
