@@ -101,6 +101,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         FileNotFoundError,
         FloatingPointError,
         tg.GraphFreedError,
+        tg.ModifiedInPlaceError,
         tg.AnomalyError,
         CheckpointError,
         IDXError,

@@ -2,16 +2,9 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
-    AnomalyError,
-    Function,
-    GraphFreedError,
-    detect_anomaly,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-)
+from .anomaly import AnomalyError
+from .autograd import Function, GraphFreedError, ModifiedInPlaceError, backward, grad
+from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
 
 if TYPE_CHECKING:  # loaded on first use by __getattr__ below (graph.py needs graphviz)
@@ -21,13 +14,16 @@ __all__ = [
     "AnomalyError",
     "Function",
     "GraphFreedError",
+    "ModifiedInPlaceError",
     "Tensor",
+    "backward",
     "detect_anomaly",
     "draw",
     "enable_grad",
     "grad",
     "is_grad_enabled",
     "no_grad",
+    "set_grad_enabled",
 ]
 __version__ = "0.1.0"
 

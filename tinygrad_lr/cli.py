@@ -121,7 +121,7 @@ def _check_data_options(command: str, dataset: str, data_dir: str | None, test_s
     if test_size is not None:
         _refuse(command, "--test-size does not apply to mnist, which its files split (see docs/cli.md)")
     if data_dir is None:
-        _refuse(command, f"--dataset mnist needs --data-dir DIR: {missing_mnist_message(None)}")
+        _refuse(command, f"--dataset {missing_mnist_message(None)}")
     if not os.path.isdir(data_dir):
         _refuse(command, f"--data-dir {data_dir}: no such directory")
 
@@ -339,6 +339,8 @@ def _evaluate_split(args: argparse.Namespace, model: models.Model, stored: dict[
         _refuse("evaluate", f"{args.checkpoint} does not name its dataset; pass --dataset")
     same = dataset == stored.get("dataset")
     data_dir = args.data_dir or (stored.get("data_dir") if same else None)
+    if data_dir is not None and args.data_dir is None and not os.path.isdir(data_dir):
+        _refuse("evaluate", f"{args.checkpoint} was trained on files in {data_dir}, which is gone; pass --data-dir")
     _check_data_options("evaluate", dataset, data_dir, args.test_size)
     seed = stored.get("seed", 0) if args.seed is None else args.seed
     test_size = args.test_size or (stored.get("test_size") if same and dataset != "mnist" else None)
@@ -392,7 +394,8 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     if args.show_grad:
         loss.backward()
     clusters = model if args.model == "mlp" else None
-    graph = draw(loss, show_grad=args.show_grad, show_data=args.show_data, rankdir=args.rankdir, clusters=clusters)
+    options = {"show_grad": args.show_grad, "show_data": args.show_data, "max_data": args.max_data}
+    graph = draw(loss, rankdir=args.rankdir, clusters=clusters, **options)
     if out.suffix in (".gv", ".dot"):
         _write_text(out, graph.source)
     else:
@@ -536,6 +539,9 @@ def _graph_parser(sub: Any) -> None:
     graph.add_argument("--l2", type=_nonnegative_float, default=0.0, help="adds the L2 penalty to the graph")
     graph.add_argument("--show-grad", action="store_true", help="run backward and show gradients")
     graph.add_argument("--show-data", action="store_true", help="show the values of small tensors")
+    graph.add_argument(
+        "--max-data", type=_nonnegative_int, default=16, help="largest tensor whose values --show-data shows"
+    )
     graph.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction")
     graph.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds the data and the initialisation")
     graph.set_defaults(run=_cmd_graph)

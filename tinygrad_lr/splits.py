@@ -68,19 +68,20 @@ def _raw_dataset(name: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | N
 
 
 def missing_mnist_message(data_dir: str | os.PathLike | None) -> str | None:
-    """What is missing for ``--dataset mnist`` in ``data_dir`` (None if the test files are there)."""
+    """The MNIST files ``data_dir`` lacks, with MD5 sums and where they go (None: the test files are there)."""
     needed = [name for name in MNIST_MD5 if name.startswith("t10k")]
     if data_dir is not None and os.path.isdir(data_dir):
         present = set(os.listdir(data_dir))
         needed = [n for n in needed if n not in present and n.removesuffix(".gz") not in present]
         if not needed:
             return None
-    where = f"{os.fspath(data_dir)} has no" if data_dir is not None else "needs a folder (--data-dir DIR) with"
     files = ", ".join(f"{name} (md5 {MNIST_MD5[name]})" for name in needed)
+    optional = " and ".join(f"{name} (md5 {MNIST_MD5[name]})" for name in MNIST_MD5 if name.startswith("train"))
+    if data_dir is None:
+        return f"mnist needs a folder (--data-dir DIR) with {files}, .gz or unpacked; {optional} are optional"
     return (
-        f"mnist: {where} {files}; put the IDX files (.gz or unpacked) in one folder and pass it as --data-dir; "
-        f"train-images-idx3-ubyte.gz (md5 {MNIST_MD5['train-images-idx3-ubyte.gz']}) and "
-        f"train-labels-idx1-ubyte.gz (md5 {MNIST_MD5['train-labels-idx1-ubyte.gz']}) are optional"
+        f"mnist: {os.fspath(data_dir)} has no {files}; put the IDX files there (.gz or unpacked) "
+        f"or pass their folder as --data-dir; {optional} are optional"
     )
 
 
