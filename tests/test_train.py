@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import MNIST_DIR
+from helpers import MNIST_DIR
 
 from tinygrad_lr import data, models, optim
 from tinygrad_lr.train import History, fit

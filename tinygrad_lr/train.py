@@ -16,15 +16,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import streaming
 from .autograd import no_grad
-from .data import batches
 from .functional import check_labels
 from .models import Model
 from .optim import Adam, Optimizer, _check_number
 
 Callback = Callable[[int, "History", Model], Any]
-
-_CHECK_ROWS = 1024  # rows per chunk when scanning X for NaN/inf (flat memory on memmaps)
 
 
 @dataclass
@@ -70,8 +68,8 @@ def _check_int(name: str, value: Any, low: int) -> int:
 
 
 def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
-    """A 2-D real array with the model's feature count and no NaN/inf (not copied)."""
-    if not isinstance(X, np.ndarray):
+    """A 2-D real array with the model's feature count and no NaN/inf (not copied; memmaps, dask arrays: by blocks)."""
+    if not isinstance(X, np.ndarray) and not streaming.is_blockwise(X):
         X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"fit: {what} must hold real numbers, got dtype {X.dtype}")
@@ -82,11 +80,11 @@ def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
     if X.shape[1] != model.n_features:
         raise ValueError(f"fit: {what} has {X.shape[1]} features, the model expects {model.n_features}")
     if X.dtype.kind == "f":
-        for start in range(0, len(X), _CHECK_ROWS):
-            bad = ~np.isfinite(X[start : start + _CHECK_ROWS])
+        for start, block in streaming.blocks(X, streaming.block_rows(X.shape[1])):
+            bad = ~np.isfinite(block)
             if bad.any():
                 row, col = np.argwhere(bad)[0]
-                raise ValueError(f"fit: {what} contains {X[start + row, col]} at row {start + row}, column {col}")
+                raise ValueError(f"fit: {what} contains {block[row, col]} at row {start + row}, column {col}")
     return X
 
 
@@ -104,7 +102,8 @@ def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float) -> tuple[fl
     """Objective and accuracy on a whole set, in chunks (flat memory for large sets)."""
     total = correct = 0.0
     with no_grad():
-        for xb, yb in batches(X, y, 8192, shuffle=False):
+        for start, xb in streaming.blocks(X, 8192):
+            yb = y[start : start + len(xb)]
             logits = model(xb)
             total += model.data_loss(logits, yb).item() * len(yb)
             correct += _n_correct(logits.data, yb)
@@ -139,8 +138,10 @@ def fit(
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
 
-    ``X`` is never copied (a ``np.memmap`` works); the model casts each batch to its dtype,
-    with one warning when ``X`` holds floats of another dtype (build the model in the data's).
+    ``X`` is read block by block (``tinygrad_lr.streaming``: a ``np.memmap`` or a ``dask.array``
+    bigger than memory works): rows are shuffled within blocks of 64 MiB, visited in a random
+    order; smaller data is shuffled as a whole. The model casts each batch to its dtype, with
+    one warning when ``X`` holds floats of another dtype (build the model in the data's).
     """
     n_classes = model.n_classes
     X = _check_X(X, model, "X")
@@ -173,7 +174,7 @@ def fit(
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
             total = correct = 0.0
-            for xb, yb in batches(X, y, batch_size, seed=rng):
+            for xb, yb in streaming.shuffled_batches(X, y, batch_size, rng):
                 logits = model(xb)
                 loss = model.objective(logits, yb, l2)
                 value = loss.item()
