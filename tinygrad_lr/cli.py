@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from . import data, io, models, optim, plots, reference
+from .atomic import atomic_write
 from .autograd import no_grad
 from .gradcheck import numerical_grad
-from .graph import GraphvizNotFoundError, _atomic_write, draw, render
+from .graph import GraphvizNotFoundError, draw, render
 from .tensor import Tensor
 from .train import fit
 
@@ -195,7 +196,7 @@ def _describe(optimizer: optim.Optimizer) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    with _atomic_write(path) as f:
+    with atomic_write(path) as f:
         f.write(text.encode("utf-8"))
 
 
