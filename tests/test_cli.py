@@ -335,7 +335,7 @@ RUNTIME_ERRORS = {
     ),
     "a directory where the metrics go": (
         ["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}"],
-        "[Errno 21] Is a directory: '{tmp}/metrics.json'",
+        "write: {tmp}/metrics.json is a directory, not a file name",
     ),
     "graph onto a directory": (["graph", "-o", "{tmp}/metrics.json"], "Is a directory: '{tmp}/metrics.json'"),
     "graph in a file": (["graph", "-o", "{tmp}/file/g.svg"], "File exists: '{tmp}/file'"),
