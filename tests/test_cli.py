@@ -337,7 +337,10 @@ RUNTIME_ERRORS = {
         ["train", "--dataset", "iris", "--epochs", "1", "--quiet", "--out", "{tmp}"],
         "write: {tmp}/metrics.json is a directory, not a file name",
     ),
-    "graph onto a directory": (["graph", "-o", "{tmp}/metrics.json"], "render: {tmp}/metrics.json is a directory, not a file name"),
+    "graph onto a directory": (
+        ["graph", "-o", "{tmp}/metrics.json"],
+        "render: {tmp}/metrics.json is a directory, not a file name",
+    ),
     "graph in a file": (["graph", "-o", "{tmp}/file/g.svg"], "File exists: '{tmp}/file'"),
     "graph format": (["graph", "-o", "{tmp}/g.jpgz"], "render: unknown output format 'jpgz'"),
     "sweep --out is a file": (["sweep", "--out", "{tmp}/file"], "File exists: '{tmp}/file'"),
