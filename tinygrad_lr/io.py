@@ -57,13 +57,20 @@ class Checkpoint:
 # ---- saving ------------------------------------------------------------------------------
 
 
+def _plain(state: Any) -> Any:
+    """An RNG state with its arrays (SFC64 has one) as lists: JSON-safe, and comparable with ``==``."""
+    if isinstance(state, dict):
+        return {k: _plain(v) for k, v in state.items()}
+    return state.tolist() if isinstance(state, np.ndarray) else state
+
+
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"save: rng must be a np.random.Generator, got {type(rng).__name__}")
     state = rng.bit_generator.state
     if state["bit_generator"] not in BIT_GENERATORS:
         raise ValueError(f"save: cannot store a {state['bit_generator']} generator; use one of {BIT_GENERATORS}")
-    return state
+    return _plain(state)
 
 
 def _optimizer_meta(optimizer: optim.Optimizer, model: Model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -288,7 +295,7 @@ def _rng(meta: dict[str, Any], path: str) -> np.random.Generator | None:
         bit_generator.state = state
     except (TypeError, ValueError, KeyError, OverflowError) as e:
         raise CheckpointError(f"load: {path} has an invalid {kind} state ({type(e).__name__}: {e})") from None
-    if bit_generator.state != state:  # NumPy may take a malformed state without complaint and change it
+    if _plain(bit_generator.state) != state:  # NumPy may take a malformed state without complaint and change it
         raise CheckpointError(f"load: {path} has an invalid {kind} state (it does not survive being set)")
     return np.random.Generator(bit_generator)
 
