@@ -76,7 +76,10 @@ class NpzReader:
     def _open_array(self, key: str) -> tuple[BinaryIO, tuple[int, ...], np.dtype, bool]:
         """The member opened just past its ``.npy`` header, which has been checked against the member's size."""
         info = self.members[key]
-        f = self._zip.open(info)
+        try:  # the local header may disagree with the directory: flags, method, version
+            f = self._zip.open(info)
+        except Exception as e:
+            raise _translated(e) from None
         try:
             version = np.lib.format.read_magic(f)
             if version not in _HEADER_READERS:
