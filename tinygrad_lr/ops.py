@@ -4,13 +4,18 @@ Backward rules use Tensor operations only, so with ``create_graph=True`` they ar
 recorded and can be differentiated again. Gradients may come back in the
 broadcast shape; ``autograd.unbroadcast`` sums them to each input's shape.
 Inputs whose gradient is not needed (``ctx.needs_input_grad``) get ``None``.
+
+A few ops on the hot paths of the three models also have ``backward_arrays``: the
+same rule written on plain arrays, which the engine runs in first-order passes
+(no Tensor objects per step). ``tests/test_array_rules.py`` proves each equal to
+its definition.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Function, _GradMode, _wrap
+from .autograd import Function
 
 # ---- elementwise binary -------------------------------------------------------
 
@@ -49,13 +54,15 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        need_x, need_y = ctx.needs_input_grad
-        if not _GradMode.enabled:  # first order: the same rule on the arrays (long elementwise chains)
-            x, y = ctx.saved_arrays
-            g = grad.data
-            return (_wrap(np.asarray(g * y)) if need_x else None), (_wrap(np.asarray(g * x)) if need_y else None)
         x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
         return (grad * y if need_x else None), (grad * x if need_y else None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        x, y = ctx.saved_arrays
+        need_x, need_y = ctx.needs_input_grad
+        return (np.asarray(grad * y) if need_x else None), (np.asarray(grad * x) if need_y else None)
 
 
 class Div(Function):
@@ -84,9 +91,18 @@ class Pow(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        """p·x^(p-1) and x^p·log x, with PyTorch's and HIPS's masks at 0: d/dx 0^0 = 0 and
+        d/dp 0^p = 0 for p >= 0 (the base is shifted off 0 there, so no 0·inf makes a NaN)."""
         x, p, out = ctx.saved_tensors
         need_x, need_p = ctx.needs_input_grad
-        return (grad * p * x ** (p - 1) if need_x else None), (grad * out * x.log() if need_p else None)
+        gx = gp = None
+        if need_x:
+            zero_power = (p.data == 0) & (x.data == 0)
+            gx = grad * p * (x + zero_power if zero_power.any() else x) ** (p - 1)
+        if need_p:
+            base_zero = (x.data == 0) & (p.data >= 0)
+            gp = grad * out * (x + base_zero if base_zero.any() else x).log()
+        return gx, gp
 
 
 # ---- elementwise unary ----------------------------------------------------------
@@ -144,14 +160,17 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if not _GradMode.enabled:  # first order: the same rule in one buffer (the MLP's hidden layers)
-            (out,) = ctx.saved_arrays
-            d = np.multiply(out, out, out=np.empty(out.shape, out.dtype))  # out=: an array even when 0-d
-            np.subtract(1, d, out=d)
-            d *= grad.data
-            return _wrap(d)
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        """The same rule in one buffer (the MLP's hidden layers)."""
+        (out,) = ctx.saved_arrays
+        d = np.multiply(out, out, out=np.empty(out.shape, out.dtype))  # out=: an array even when 0-d
+        np.subtract(1, d, out=d)
+        d *= grad
+        return d
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -218,6 +237,35 @@ def _swap_last(t):
     return t.T if t.ndim == 2 else t.transpose(*range(t.ndim - 2), t.ndim - 1, t.ndim - 2)
 
 
+def _as_matrices(grad, a, b):
+    """Vectors as a row (a) or a column (b), and ``grad`` reshaped to match (Tensors or arrays alike)."""
+    a2 = a if a.ndim > 1 else a.reshape(1, -1)
+    b2 = b if b.ndim > 1 else b.reshape(-1, 1)
+    if a.ndim == 1:
+        grad = grad.reshape(*grad.shape[:-1], 1, grad.shape[-1]) if b.ndim > 1 else grad.reshape(1, 1)
+    elif b.ndim == 1:
+        grad = grad.reshape(*grad.shape, 1)
+    return grad, a2, b2
+
+
+def _matmul_grad_a(grad, a, b):
+    """d(a @ b)/da applied to ``grad``: grad @ bᵀ."""
+    if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: an outer product
+        return grad.reshape(-1, 1) * b
+    g, _, b2 = _as_matrices(grad, a, b)
+    ga = g @ _swap_last(b2)
+    return ga.reshape(*ga.shape[:-2], ga.shape[-1]) if a.ndim == 1 else ga
+
+
+def _matmul_grad_b(grad, a, b):
+    """d(a @ b)/db applied to ``grad``: aᵀ @ grad."""
+    if a.ndim == 2 and b.ndim == 1:  # Xᵀg = gX, no reshapes
+        return grad @ a
+    g, a2, _ = _as_matrices(grad, a, b)
+    gb = _swap_last(a2) @ g
+    return gb.reshape(*gb.shape[:-1]) if b.ndim == 1 else gb
+
+
 class MatMul(Function):
     __slots__ = ()
 
@@ -231,33 +279,20 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        need_a, need_b = ctx.needs_input_grad
-        if not _GradMode.enabled:  # first order: the 2-D cases straight to BLAS, the same rules as below
-            a, b = ctx.saved_arrays
-            if a.ndim == 2 and b.ndim == 2:
-                return (_wrap(grad.data @ b.T) if need_a else None), (_wrap(a.T @ grad.data) if need_b else None)
-            if a.ndim == 2 and b.ndim == 1:
-                return (_wrap(np.outer(grad.data, b)) if need_a else None), (_wrap(grad.data @ a) if need_b else None)
         a, b = ctx.saved_tensors
-        if a.ndim == 2 and b.ndim == 1:  # X @ w, the logistic-regression case: Xᵀg = gX, no reshapes
-            return (grad.reshape(-1, 1) * b if need_a else None), (grad @ a if need_b else None)
-        # Treat vectors as a row (a) or a column (b), then drop that axis again.
-        a2 = a if a.ndim > 1 else a.reshape(1, -1)
-        b2 = b if b.ndim > 1 else b.reshape(-1, 1)
-        if a.ndim == 1:
-            grad = grad.reshape(*grad.shape[:-1], 1, grad.shape[-1]) if b.ndim > 1 else grad.reshape(1, 1)
-        elif b.ndim == 1:
-            grad = grad.reshape(*grad.shape, 1)
-        ga = gb = None
-        if need_a:
-            ga = grad @ _swap_last(b2)
-            if a.ndim == 1:
-                ga = ga.reshape(*ga.shape[:-2], ga.shape[-1])
-        if need_b:
-            gb = _swap_last(a2) @ grad
-            if b.ndim == 1:
-                gb = gb.reshape(*gb.shape[:-1])
-        return ga, gb
+        need_a, need_b = ctx.needs_input_grad
+        return (_matmul_grad_a(grad, a, b) if need_a else None), (_matmul_grad_b(grad, a, b) if need_b else None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        """The same two rules on arrays: the 2-D cases straight to BLAS, the rest through the shared helpers."""
+        a, b = ctx.saved_arrays
+        need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # straight to BLAS
+            return (grad @ b.T if need_a else None), (a.T @ grad if need_b else None)
+        if a.ndim == 2 and b.ndim == 1:
+            return (np.outer(grad, b) if need_a else None), (grad @ a if need_b else None)
+        return (_matmul_grad_a(grad, a, b) if need_a else None), (_matmul_grad_b(grad, a, b) if need_b else None)
 
 
 # ---- reductions ------------------------------------------------------------------
@@ -284,6 +319,7 @@ class Expand(Function):
     """The adjoint of Sum: copy ``x`` along ``axis`` up to ``shape`` (a read-only view)."""
 
     __slots__ = ("axis", "keepdims")
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, axis, keepdims, shape):
@@ -320,6 +356,7 @@ class Max(Function):
 
 class Reshape(Function):
     __slots__ = ("in_shape",)
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -333,6 +370,7 @@ class Reshape(Function):
 
 class Transpose(Function):
     __slots__ = ("axes",)
+    is_view = True
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -352,12 +390,22 @@ def _is_basic(index) -> bool:
     return all(isinstance(i, slice | int | np.integer) or i is None or i is Ellipsis for i in items)
 
 
+def _own_index(index):
+    """The index with its arrays copied: a user changing them later must not change the gradient."""
+    if isinstance(index, np.ndarray):
+        return index.copy()
+    if isinstance(index, tuple):
+        return tuple(i.copy() if isinstance(i, np.ndarray) else i for i in index)
+    return index
+
+
 class GetItem(Function):
     __slots__ = ("in_shape", "index")
+    is_view = True  # basic indexing; the engine checks whether the output really is a view
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.in_shape, ctx.index = x.shape, index
+        ctx.in_shape, ctx.index = x.shape, _own_index(index)
         return x[index]
 
     @staticmethod

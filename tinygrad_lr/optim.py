@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import bump_version
 from .solvers import SolverResult, lbfgs, newton_cg
 from .tensor import Tensor
 from .validation import check_number
@@ -75,7 +76,9 @@ class Optimizer(ABC):
     def step(self) -> None:
         """One update of every parameter with a gradient; parameters without one are skipped.
 
-        Updates work on the arrays in place, so nothing is recorded and no grad mode is needed.
+        Updates work on the arrays in place, so nothing is recorded and no grad mode is needed;
+        each updated parameter's version is bumped, so a backward through a graph that saved
+        the old values raises instead of using the new ones.
         A step that would write NaN or inf raises ``FloatingPointError`` and changes no parameter:
         a non-finite gradient is refused before anything (buffers included) is touched, an update
         that overflows before any parameter is written.
@@ -93,6 +96,7 @@ class Optimizer(ABC):
                 )
         for (_, p), value in zip(active, new):
             np.copyto(p.data, value)
+            bump_version(p)  # values saved for an earlier backward are stale now
         self.steps += 1
 
     @abstractmethod
