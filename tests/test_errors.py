@@ -298,6 +298,13 @@ def edited_checkpoint(env: Env, change: Callable[[dict, dict], None], savez: Cal
     io.load_checkpoint(env.tmp / "edited.npz")
 
 
+def save_with_an_optimizer_over_a_frozen_parameter(env: Env) -> None:
+    model = models.LogisticRegression(2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.b.requires_grad_(False)
+    io.save(model, env.tmp / "m.npz", optimizer=opt)
+
+
 def missing_dot(env: Env) -> None:
     env.monkeypatch.setenv("PATH", str(env.tmp))  # an empty directory: no `dot` anywhere
     render((t23() * 2).sum(), env.tmp / "graph.svg")
@@ -456,6 +463,7 @@ CASES = [
          lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra=[1])),
     Case("save-foreign-optimizer", ValueError,
          lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", optimizer=optim.SGD(t23(), lr=0.1))),
+    Case("save-frozen-optimizer", ValueError, save_with_an_optimizer_over_a_frozen_parameter),
     Case("save-empty-name", ValueError, lambda env: io.save(models.LogisticRegression(2), "")),
     Case("save-trailing-slash", ValueError, lambda env: io.save(models.LogisticRegression(2), f"{env.tmp}/out/")),
     Case("save-fifo", ValueError, save_onto_a_fifo),

@@ -577,10 +577,15 @@ def test_a_model_with_a_frozen_parameter_round_trips_with_its_optimizer(tmp_path
         assert a.tobytes() == b.data.tobytes()
 
 
-def test_save_refuses_an_optimizer_over_another_models_parameters(tmp_path):
+def test_save_refuses_an_optimizer_that_load_could_not_rebuild(tmp_path):
     other = models.LogisticRegression(2)
     with pytest.raises(ValueError, match="save: the optimizer holds a parameter that is not one of the model's"):
         io.save(models.LogisticRegression(2), tmp_path / "m.npz", optimizer=optim.SGD(other.parameters(), lr=0.1))
+    model = models.LogisticRegression(2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.b.requires_grad_(False)  # frozen after the optimizer was made
+    with pytest.raises(ValueError, match=r"save: the optimizer holds \['b'\], frozen since"):
+        io.save(model, tmp_path / "m.npz", optimizer=opt)
     assert files_in(tmp_path) == []
 
 

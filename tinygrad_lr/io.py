@@ -78,6 +78,9 @@ def _optimizer_meta(optimizer: optim.Optimizer, model: Model) -> tuple[dict[str,
     names = {id(p): name for name, p in model.named_parameters().items()}
     if any(id(p) not in names for p in optimizer.params):
         raise ValueError("save: the optimizer holds a parameter that is not one of the model's")
+    frozen = [names[id(p)] for p in optimizer.params if not p.requires_grad]
+    if frozen:  # load would refuse to rebuild such an optimizer: refuse to write it
+        raise ValueError(f"save: the optimizer holds {frozen}, frozen since (requires_grad=False)")
     state = optimizer.state_dict()
     meta = {
         "type": state["type"],
