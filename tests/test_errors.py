@@ -464,6 +464,8 @@ CASES = [
     Case("save-foreign-optimizer", ValueError,
          lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", optimizer=optim.SGD(t23(), lr=0.1))),
     Case("save-frozen-optimizer", ValueError, save_with_an_optimizer_over_a_frozen_parameter),
+    Case("save-meta-too-large", ValueError,
+         lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra={"s": "x" * (1 << 22)})),
     Case("save-empty-name", ValueError, lambda env: io.save(models.LogisticRegression(2), "")),
     Case("save-trailing-slash", ValueError, lambda env: io.save(models.LogisticRegression(2), f"{env.tmp}/out/")),
     Case("save-fifo", ValueError, save_onto_a_fifo),

@@ -544,6 +544,15 @@ def test_save_refuses_extra_that_load_would_refuse(tmp_path):
     assert files_in(tmp_path) == []
 
 
+def test_save_writes_no_metadata_larger_than_load_reads(tmp_path):
+    chars = io.META_MAX_BYTES // 4
+    with pytest.raises(ValueError, match=r"save: the metadata takes .* more than load reads"):
+        io.save(models.LogisticRegression(2), tmp_path / "m.npz", extra={"s": "x" * chars})
+    assert files_in(tmp_path) == []
+    io.save(models.LogisticRegression(2), tmp_path / "m.npz", extra={"s": "x" * (chars - 1000)})
+    assert len(io.load_checkpoint(tmp_path / "m.npz").extra["s"]) == chars - 1000
+
+
 def test_the_schema_io_reads_matches_the_models_it_builds():
     """io computes each model's parameter shapes from its config without building it; they must agree."""
     for model in (models.LogisticRegression(4), models.SoftmaxRegression(4, 3), models.MLP([4, 5, 6, 3])):

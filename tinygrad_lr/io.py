@@ -27,8 +27,10 @@ FORMAT_VERSION = 1
 MODELS: dict[str, type[Model]] = {
     cls.__name__: cls for cls in (models.LogisticRegression, models.SoftmaxRegression, models.MLP)
 }
-# Bit generators whose state is plain integers (JSON-safe).
+# Bit generators whose state JSON can hold (integers; SFC64's array is stored as a list).
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
+META_MAX_BYTES = 1 << 24  # the metadata of a real checkpoint is a few kilobytes; extra has room to spare
+MAX_STEPS = 2**63  # an optimizer step count is a non-negative int64
 
 
 class CheckpointError(ValueError):
@@ -127,6 +129,11 @@ def save(
         arrays["meta"] = np.array(json.dumps(meta))
     except TypeError as e:
         raise TypeError(f"save: extra must be JSON-serialisable ({e})") from None
+    if arrays["meta"].nbytes > META_MAX_BYTES - 1024:  # what load would refuse (1 KB for the .npy header)
+        raise ValueError(
+            f"save: the metadata takes {arrays['meta'].nbytes} bytes (4 per character), "
+            f"more than load reads ({META_MAX_BYTES}); make extra smaller"
+        )
     with atomic_write(path, "save") as f:
         np.savez(f, allow_pickle=False, **arrays)
 
@@ -136,9 +143,6 @@ def save(
 # Nothing is built from the file before it has been checked: the metadata is read
 # first, the schema it implies (member names, shapes) is compared with the zip
 # directory and the .npy headers, and only then are arrays read and the model made.
-
-META_MAX_BYTES = 1 << 24  # the JSON metadata of any real checkpoint is a few kilobytes
-MAX_STEPS = 2**63  # an optimizer step count is a non-negative int64
 
 
 def _fail(path: str, problem: str) -> CheckpointError:
