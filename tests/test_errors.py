@@ -244,9 +244,9 @@ def first_batch_overflow(env: Env) -> None:
         fit20(np.full((20, 3), 1e300), model=models.SoftmaxRegression(3, 2, dtype=np.float32))
 
 
-def step_with_gradient(value: float, lr: float) -> None:
+def step_with_gradient(value: float, lr: float, momentum: float = 0.0) -> None:
     w = t23()
-    opt = optim.SGD([w], lr=lr)
+    opt = optim.SGD([w], lr=lr, momentum=momentum)
     (w * value).sum().backward()
     with np.errstate(all="ignore"):
         opt.step()
@@ -405,7 +405,7 @@ CASES = [
     Case("lr-nan", ValueError, lambda env: optim.SGD([t23()], lr=float("nan"))),
     Case("lr-type", TypeError, lambda env: optim.SGD([t23()], lr="0.1")),
     Case("optimizer-no-parameters", ValueError, lambda env: optim.Adam([])),
-    Case("step-gradient-nan", FloatingPointError, lambda env: step_with_gradient(np.nan, lr=0.1)),
+    Case("step-gradient-nan", FloatingPointError, lambda env: step_with_gradient(np.nan, lr=0.1, momentum=0.9)),
     Case("step-overflow", FloatingPointError, lambda env: step_with_gradient(10.0, lr=1e308)),
     Case("solver-nan", ValueError,
          lambda env: solvers.newton_cg(models.SoftmaxRegression(3, 2), with_value_at(0, np.nan), Y20)),

@@ -104,13 +104,31 @@ def test_pandas_input_gives_what_its_values_give(entry):
 # ---- state after an error ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=1e200), lambda p: optim.Adam(p, lr=1e200)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: optim.SGD(p, lr=1e200),
+        lambda p: optim.SGD(p, lr=1e200, momentum=0.5),
+        lambda p: optim.Adam(p, lr=1e200),
+    ],
+)
 def test_a_step_that_would_write_inf_is_refused_before_writing(make):
     model = models.SoftmaxRegression(3, 2, dtype=np.float32)
     opt = make(model.parameters())
     model.loss(X, Y).backward()
     before = snapshot(model)
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match=r"step: the update would make parameter"):
+        opt.step()
+    assert snapshot(model) == before and opt.steps == 0
+
+
+def test_plain_sgd_refuses_a_non_finite_gradient_through_the_new_values():
+    model = models.SoftmaxRegression(3, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.loss(X, Y).backward()
+    model.W.grad.data[0, 0] = np.inf
+    before = snapshot(model)
+    with pytest.raises(FloatingPointError, match="SGD.step: the update would make parameter 0 of shape"):
         opt.step()
     assert snapshot(model) == before and opt.steps == 0
 

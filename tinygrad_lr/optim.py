@@ -29,8 +29,8 @@ __all__ = ["Adam", "Optimizer", "SGD", "SolverResult", "from_state_dict", "lbfgs
 
 
 def _finite(a: np.ndarray) -> bool:
-    """No NaN or inf in ``a``: two reductions that propagate them, no temporary array."""
-    return a.size == 0 or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
+    """No NaN or inf in ``a``: a finite sum proves it in one pass; the exact test runs only when it cannot."""
+    return math.isfinite(a.sum()) or bool(np.isfinite(a).all())
 
 
 class Optimizer(ABC):
@@ -84,10 +84,10 @@ class Optimizer(ABC):
         that overflows before any parameter is written.
         """
         name, active = type(self).__name__, [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
-        for i, p in active:
-            if not _finite(p.grad.data):
+        for i, p in active if self._keeps_state() else ():  # else the new values' check below sees it
+            if not _finite(p.grad._data):
                 raise FloatingPointError(f"{name}.step: the gradient of parameter {i} is not finite; nothing changed")
-        new = [self._update(i, p.data, p.grad.data) for i, p in active]
+        new = [self._update(i, p._data, p.grad._data) for i, p in active]
         for (i, p), value in zip(active, new):
             if not _finite(value):
                 raise FloatingPointError(
@@ -95,13 +95,17 @@ class Optimizer(ABC):
                     f"(lr={self.lr:g}); no parameter was changed"
                 )
         for (_, p), value in zip(active, new):
-            np.copyto(p.data, value)
+            np.copyto(p._data, value)
             bump_version(p)  # values saved for an earlier backward are stale now
         self.steps += 1
 
+    def _keeps_state(self) -> bool:
+        """Whether ``_update`` writes buffers (so a bad gradient must be refused before it runs)."""
+        return bool(self.buffer_names)
+
     @abstractmethod
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        """Parameter ``i``'s new value (in a scratch array; ``p`` is not written) from ``p`` and its gradient ``g``."""
+        """Parameter ``i``'s new value, in a scratch array (``p`` itself is not written), from ``p`` and ``g``."""
 
     def _buffer(self, name: str, i: int, like: np.ndarray) -> np.ndarray:
         """The buffer ``name`` of parameter ``i``, created as zeros on first use."""
@@ -183,6 +187,9 @@ class SGD(Optimizer):
 
     def hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
+
+    def _keeps_state(self) -> bool:
+        return bool(self.momentum)
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         d = self._scratch_for(i, p)
