@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -36,6 +37,24 @@ def test_a_fifo_is_refused_and_left_alone(tmp_path):
     with pytest.raises(ValueError, match=r"save: .*pipe is a FIFO, not a regular file; refusing to replace it"):
         io.save(models.LogisticRegression(2), fifo)
     assert fifo.is_fifo() and os.listdir(tmp_path) == ["pipe"]
+
+
+@pytest.mark.parametrize("kind, name", [(stat.S_IFCHR, "character device"), (stat.S_IFBLK, "block device")])
+def test_device_files_are_refused(tmp_path, monkeypatch, kind, name):
+    """A device is simulated (a test must never risk replacing /dev/null): stat says so for one path."""
+    path = tmp_path / "dev"
+    path.write_bytes(b"")
+    real_stat = os.stat
+
+    def device_stat(p, *args, **kwargs):
+        st = real_stat(p, *args, **kwargs)
+        return os.stat_result((kind | 0o666, *st[1:])) if os.fspath(p) == str(path) else st
+
+    monkeypatch.setattr(os, "stat", device_stat)
+    with pytest.raises(ValueError, match=f"save: .*dev is a {name}, not a regular file; refusing to replace it"):
+        io.save(models.LogisticRegression(2), path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["dev"] and path.read_bytes() == b""
 
 
 def test_a_read_only_file_is_refused_with_permission_error_even_for_root(tmp_path):
