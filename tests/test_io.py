@@ -512,6 +512,7 @@ def test_the_optimizer_step_count_must_be_a_non_negative_integer(tmp_path, steps
         (lambda m: m.update(model=["MLP"]), r"names model \['MLP'\]"),
         (lambda m: m["config"].update(n_classes=2.0), "n_classes must be integers >= 1"),
         (lambda m: m["config"].update(n_features=-3), "n_features must be integers >= 1"),
+        (lambda m: m["config"].update(n_features=[3]), r"n_features must be integers >= 1, got \[3\]"),
         (lambda m: m.update(frozen=["nope"]), "'frozen' must be a list of the model's parameter names"),
         (lambda m: m.update(extra=[1]), "'extra' metadata that is not a dict"),
         (lambda m: m["optimizer"]["buffers"].update(m=[True, "yes"]), "needs one true/false per parameter"),

@@ -174,12 +174,13 @@ def _meta(reader: NpzReader, path: str) -> dict[str, Any]:
     return meta
 
 
-def _sizes(value: Any, key: str, path: str) -> Any:
-    """A config's size, or list of sizes, as plain ints >= 1 (what the shapes are computed from)."""
-    values = value if isinstance(value, list) else [value]
+def _sizes(config: dict[str, Any], key: str, path: str) -> list[int]:
+    """``config[key]``: an int >= 1, or for ``sizes`` a list of them (what the shapes are computed from)."""
+    value = config[key]
+    values = value if key == "sizes" and isinstance(value, list) else [value]
     if not values or not all(type(v) is int and v >= 1 for v in values):
         raise _fail(path, f"the model's {key} must be integers >= 1, got {value!r:.80}")
-    return value
+    return values
 
 
 def _param_shapes(meta: dict[str, Any], path: str) -> dict[str, tuple[int, ...]]:
@@ -193,12 +194,12 @@ def _param_shapes(meta: dict[str, Any], path: str) -> dict[str, tuple[int, ...]]
     if set(config) != keys.get(name, {"sizes", "activation"}):
         raise CheckpointError(f"load: {path}: cannot build {name} from config {config!r:.200}")
     if name == "LogisticRegression":
-        n = _sizes(config["n_features"], "n_features", path)
+        (n,) = _sizes(config, "n_features", path)
         return {"w": (n,), "b": ()}
     if name == "SoftmaxRegression":
-        n, k = _sizes(config["n_features"], "n_features", path), _sizes(config["n_classes"], "n_classes", path)
+        (n,), (k,) = _sizes(config, "n_features", path), _sizes(config, "n_classes", path)
         return {"W": (n, k), "b": (k,)}
-    sizes = _sizes(config["sizes"], "sizes", path)
+    sizes = _sizes(config, "sizes", path)
     if len(sizes) < 2:
         raise _fail(path, f"the model's sizes must be at least (n_features, n_classes), got {sizes}")
     shapes: dict[str, tuple[int, ...]] = {}
