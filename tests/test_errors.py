@@ -240,7 +240,7 @@ def shape_mismatched_checkpoint(env: Env) -> None:
 
 
 def first_batch_overflow(env: Env) -> None:
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), pytest.warns(UserWarning, match="every batch is cast"):
         fit20(np.full((20, 3), 1e300), model=models.SoftmaxRegression(3, 2, dtype=np.float32))
 
 
@@ -310,6 +310,40 @@ def missing_dot(env: Env) -> None:
     render((t23() * 2).sum(), env.tmp / "graph.svg")
 
 
+class Custom(models.Model):
+    """A user's model: one Dense layer; ``config`` and layer names are set per test."""
+
+    def __init__(self, config: Any = None, names: tuple[tuple[str, str], ...] = (("W", "b"),)) -> None:
+        self.n_features, self.n_classes, self._config = 3, 2, config or {}
+        self.layers = [models.Dense(3, 2, names=n) for n in names]
+
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def forward(self, X: Tensor) -> Tensor:
+        return self.layers[0](X)
+
+
+class Empty(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=())
+
+
+class Twice(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=(("W", "b"), ("W", "b")))
+
+
+def rows_with_nan(env: Env) -> None:
+    X = X20[:5].copy()
+    X[3, 1] = np.nan
+    models.SoftmaxRegression(3, 2).predict(X)
+
+
+def softmax_3_2() -> models.SoftmaxRegression:
+    return models.SoftmaxRegression(3, 2)
+
+
 def estimator(**params: Any) -> SoftmaxRegressionClassifier:
     return SoftmaxRegressionClassifier(**params)
 
@@ -369,6 +403,28 @@ CASES = [
     Case("hook-no-grad", RuntimeError, lambda env: Tensor(np.ones(2)).register_hook(print)),
     Case("tensor-name", TypeError, lambda env: Tensor([1.0], name=3)),
     Case("check-model-float32", TypeError, check_float32_model),
+    # more ops and functional transforms
+    Case("concatenate-not-a-list", TypeError, lambda env: tg.concatenate(t23(), t23())),
+    Case("concatenate-shape", ValueError, lambda env: tg.concatenate([t23(), Tensor(np.ones((2, 4)))])),
+    Case("stack-shapes", ValueError, lambda env: tg.stack([t23(), Tensor(np.ones(3))])),
+    Case("split-unequal", ValueError, lambda env: tg.split(t23(), 2, axis=1)),
+    Case("where-condition", TypeError, lambda env: tg.where(t23(), 1.0, 0.0)),
+    Case("clip-no-bounds", ValueError, lambda env: t23().clip()),
+    Case("clip-tensor-bound", TypeError, lambda env: t23().clip(t23(), None)),
+    Case("var-ddof", ValueError, lambda env: t23().var(axis=0, ddof=2)),
+    Case("squeeze-size", ValueError, lambda env: t23().squeeze(1)),
+    Case("moveaxis-count", ValueError, lambda env: t23().moveaxis((0, 1), 0)),
+    Case("argmax-axis", TypeError, lambda env: t23().argmax(axis=(0, 1))),
+    Case("repeat-negative", ValueError, lambda env: t23().repeat(-1, axis=0)),
+    Case("einsum-ellipsis", ValueError, lambda env: tg.einsum("...i,ij->...j", t23(), t23())),
+    Case("einsum-repeated", ValueError, lambda env: tg.einsum("ii->i", Tensor(np.eye(3)))),
+    Case("einsum-shape", ValueError, lambda env: tg.einsum("ij,jk->ik", t23(), t23())),
+    Case("vjp-v-missing", ValueError, lambda env: tg.vjp(lambda x: x * 2, t23())),
+    Case("vjp-v-shape", ValueError, lambda env: tg.vjp(lambda x: x * 2, t23(), np.ones(3))),
+    Case("jvp-v-tuple", TypeError, lambda env: tg.jvp(lambda x, y: x * y, (t23(), t23()), np.ones((2, 3)))),
+    Case("transform-input", TypeError, lambda env: tg.jacobian(lambda x: x, np.ones(3))),
+    Case("transform-output", TypeError, lambda env: tg.jacobian(lambda x: x.numpy(), t23())),
+    Case("hessian-not-scalar", ValueError, lambda env: tg.hessian(lambda x: x * 2, t23())),
     # losses
     Case("ce-float-labels", TypeError, lambda env: F.cross_entropy(logits32(), np.array([0.0, 1.0, 1.0]))),
     Case("ce-negative-label", ValueError, lambda env: F.cross_entropy(logits32(), np.array([0, -1, 1]))),
@@ -382,6 +438,19 @@ CASES = [
     Case("model-size", ValueError, lambda env: models.SoftmaxRegression(3, 0)),
     Case("model-size-type", TypeError, lambda env: models.LogisticRegression(2.5)),
     Case("mlp-activation", ValueError, lambda env: models.MLP([2, 3, 2], activation="gelu")),
+    Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 3, 1])),
+    Case("dense-size", ValueError, lambda env: models.Dense(2, 0)),
+    Case("parameter-names-twice", ValueError, lambda env: Twice().parameters()),
+    Case("model-no-parameters", ValueError, lambda env: Empty()(X20)),
+    Case("predict-nan", ValueError, rows_with_nan),
+    Case("state-dict-not-dict", TypeError, lambda env: softmax_3_2().load_state_dict(softmax_3_2().parameters())),
+    Case("state-dict-missing", ValueError, lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2))})),
+    Case("state-dict-not-array", TypeError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2)).tolist(), "b": np.ones(2)})),
+    Case("state-dict-shape", ValueError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((2, 3)), "b": np.ones(2)})),
+    Case("state-dict-dtype", ValueError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2), np.float32), "b": np.ones(2)})),
     # fit
     Case("fit-nan", ValueError, lambda env: fit20(with_value(np.nan))),
     Case("fit-inf", ValueError, lambda env: fit20(with_value(-np.inf))),
@@ -470,9 +539,13 @@ CASES = [
     Case("save-trailing-slash", ValueError, lambda env: io.save(models.LogisticRegression(2), f"{env.tmp}/out/")),
     Case("save-fifo", ValueError, save_onto_a_fifo),
     Case("save-read-only", PermissionError, save_onto_a_read_only_file),
+    Case("save-config-not-json", TypeError, lambda env: io.save(Custom({"act": np.tanh}), env.tmp / "m.npz")),
+    Case("checkpoint-own-model", CheckpointError, lambda env: io.load(checkpoint(env, Custom()))),
+    Case("load-into-not-a-model", TypeError, lambda env: io.load(checkpoint(env), model=object())),
     # graph
     Case("dot-missing", GraphvizNotFoundError, missing_dot),
     Case("draw-not-tensor", TypeError, lambda env: tg.draw(np.ones(3))),
+    Case("draw-max-data", TypeError, lambda env: tg.draw(Tensor(np.ones(2), requires_grad=True).sum(), max_data=2.5)),
     # estimators
     Case("estimator-nan", ValueError, lambda env: estimator().fit(with_value(np.nan), Y20)),
     Case("estimator-complex", ValueError, lambda env: estimator().fit(X20 + 1j, Y20)),

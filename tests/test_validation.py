@@ -164,7 +164,8 @@ def test_fit_checks_callbacks_before_the_first_step(callbacks, message):
 def test_a_non_finite_loss_on_the_first_batch_blames_the_data_not_the_learning_rate():
     model = models.SoftmaxRegression(3, 2, dtype=np.float32)
     huge = np.full((4, 3), 1e300)  # finite in float64, inf in the model's float32
-    with np.errstate(all="ignore"), pytest.raises(FloatingPointError) as info:
+    cast = pytest.warns(UserWarning, match="every batch is cast")  # float64 data into a float32 model
+    with np.errstate(all="ignore"), cast, pytest.raises(FloatingPointError) as info:
         fit(model, huge, np.array([0, 1, 0, 1]), batch_size=4)
     message = str(info.value)
     assert "on the first batch, before any step" in message and "float32" in message

@@ -40,6 +40,7 @@ from .tensor import Tensor
 from .validation import check_bool, check_int, check_number
 
 N_ITER_NO_CHANGE = 10  # stochastic solvers: epochs without a tol improvement before stopping
+FLOAT_DTYPES = (np.float64, np.float32)  # float32 data stays float32 (and so does the model); the rest becomes float64
 
 
 class _Classifier(ClassifierMixin, BaseEstimator, ABC):
@@ -49,8 +50,8 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
     _default_max_iter = 100
 
     @abstractmethod
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        """The untrained model for this estimator's parameters."""
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        """The untrained model for this estimator's parameters, computing in ``dtype`` (the data's)."""
 
     def _targets(self, codes: np.ndarray) -> np.ndarray:
         """Labels as the model's loss wants them (class indices 0..K-1 by default)."""
@@ -74,7 +75,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
 
     def fit(self, X: Any, y: Any) -> _Classifier:
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, y_numeric=False)
         check_classification_targets(y)
         self._check_target(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -84,7 +85,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
                 f"but the data contains only one class: {self.classes_[0]!r}"
             )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        model = self._make_model(X.shape[1], len(self.classes_), seed)
+        model = self._make_model(X.shape[1], len(self.classes_), seed, X.dtype)
         if not getattr(self, "fit_intercept", True):
             model.b.requires_grad_(False)
         l2 = 1.0 / (self.C * X.shape[0])
@@ -134,7 +135,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         with no_grad():
             return self.model_(Tensor(X)).data
 
@@ -200,8 +201,8 @@ class LogisticRegressionClassifier(_LinearClassifier):
                 "use SoftmaxRegressionClassifier for more than two classes."
             )
 
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        return LogisticRegression(n_features, seed=seed)
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        return LogisticRegression(n_features, seed=seed, dtype=dtype)
 
     def _targets(self, codes: np.ndarray) -> np.ndarray:
         return codes.astype(np.float64)
@@ -219,8 +220,8 @@ class LogisticRegressionClassifier(_LinearClassifier):
 class SoftmaxRegressionClassifier(_LinearClassifier):
     """Multinomial logistic regression, p(y = classes_[k] | x) = softmax(x W + b)_k."""
 
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        return SoftmaxRegression(n_features, n_classes, seed=seed)
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        return SoftmaxRegression(n_features, n_classes, seed=seed, dtype=dtype)
 
     def _set_fitted_attributes(self, model: Model) -> None:
         self.coef_ = model.W.data.T.copy()
@@ -260,12 +261,11 @@ class MLPClassifier(_Classifier):
         self.nesterovs_momentum = nesterovs_momentum
         self.random_state = random_state
 
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
         hidden = self.hidden_layer_sizes
         hidden = (hidden,) if isinstance(hidden, int | np.integer) else hidden
-        return MLP([n_features, *hidden, n_classes], activation=self.activation, seed=seed)
+        return MLP([n_features, *hidden, n_classes], activation=self.activation, seed=seed, dtype=dtype)
 
     def _set_fitted_attributes(self, model: Model) -> None:
-        layers = len(model.sizes) - 1
-        self.coefs_ = [getattr(model, f"W{i}").data.copy() for i in range(layers)]
-        self.intercepts_ = [getattr(model, f"b{i}").data.copy() for i in range(layers)]
+        self.coefs_ = [layer.W.data.copy() for layer in model.layers]
+        self.intercepts_ = [layer.b.data.copy() for layer in model.layers]

@@ -47,6 +47,16 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
+    def __repr__(self) -> str:
+        """The model, the optimizer's type and step count, the RNG and the extra keys; not the arrays."""
+        state = self.optimizer_state
+        opt = "None" if state is None else f"{state.get('type')} at steps={state.get('steps')}"
+        rng = "None" if self.rng is None else type(self.rng.bit_generator).__name__
+        return (
+            f"Checkpoint(model={self.model!r}, optimizer={opt}, rng={rng}, "
+            f"extra={self.extra!r}, format_version={self.format_version})"
+        )
+
     def restore_optimizer(self) -> optim.Optimizer:
         """The saved optimizer, rebuilt over this checkpoint's model with its state restored."""
         if self.optimizer_state is None:
@@ -105,18 +115,23 @@ def save(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Write ``model`` (plus optimizer state, RNG state and JSON-able ``extra``) to ``path`` atomically."""
-    if type(model) not in MODELS.values():
-        raise TypeError(f"save: can only save {sorted(MODELS)}, got {type(model).__name__}")
+    if not isinstance(model, Model):
+        raise TypeError(f"save: can only save a models.Model (built in or a subclass), got {type(model).__name__}")
     if extra is not None and not isinstance(extra, dict):
         raise TypeError(f"save: extra must be a dict, got {type(extra).__name__}")
-    named = model.named_parameters()
-    arrays = {f"param/{name}": p.data for name, p in named.items()}
+    config = model.config()
+    try:
+        json.dumps(config)
+    except TypeError as e:
+        raise TypeError(f"save: {type(model).__name__}.config() must be JSON-serialisable ({e})") from None
+    state, named = model.state_dict(), model.named_parameters()
+    arrays = {f"param/{name}": value for name, value in state.items()}
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "model": type(model).__name__,
-        "config": model.config(),
-        "parameters": list(named),
+        "model": type(model).__name__,  # a name only: load rebuilds from MODELS, never imports it
+        "config": config,
+        "parameters": list(state),
         "frozen": [name for name, p in named.items() if not p.requires_grad],
         "optimizer": None,
         "rng": None if rng is None else _rng_state(rng),
@@ -187,7 +202,10 @@ def _param_shapes(meta: dict[str, Any], path: str) -> dict[str, tuple[int, ...]]
     """Parameter name -> shape, from the model name and config alone (nothing is allocated)."""
     name, config = meta.get("model"), meta.get("config")
     if not isinstance(name, str) or name not in MODELS:
-        raise CheckpointError(f"load: {path} names model {name!r:.80}; known models: {sorted(MODELS)}")
+        raise CheckpointError(
+            f"load: {path} names model {name!r:.80}; io.load rebuilds only the built-in models {sorted(MODELS)}. "
+            "For a model of your own, build it and pass it: io.load(path, model=my_model)"
+        )
     if not isinstance(config, dict):
         raise CheckpointError(f"load: {path} has a model config that is not a dict: {config!r:.80}")
     keys = {"LogisticRegression": {"n_features"}, "SoftmaxRegression": {"n_features", "n_classes"}}
@@ -206,6 +224,11 @@ def _param_shapes(meta: dict[str, Any], path: str) -> dict[str, tuple[int, ...]]
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         shapes[f"W{i}"], shapes[f"b{i}"] = (fan_in, fan_out), (fan_out,)
     return shapes
+
+
+def _shapes_of(model: Model) -> dict[str, tuple[int, ...]]:
+    """Parameter name -> shape of a model the caller built (``load(path, model=...)``)."""
+    return {n: p.shape for n, p in model.named_parameters().items()}
 
 
 def _names(value: Any, known: list[str], what: str, path: str) -> list[str]:
@@ -252,21 +275,29 @@ def _arrays(reader: NpzReader, schema: dict[str, tuple[int, ...]], path: str) ->
     return {key: reader.read(key) for key in schema}
 
 
-def _model(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str) -> Model:
-    """The model, built only now that its arrays are known to fit the config; frozen flags restored."""
-    params = {key.removeprefix("param/"): a for key, a in arrays.items() if key.startswith("param/")}
-    if len({a.dtype for a in params.values()}) > 1:
-        raise CheckpointError(f"load: {path} mixes parameter dtypes {sorted({str(a.dtype) for a in params.values()})}")
+def _build(meta: dict[str, Any], dtype: np.dtype, path: str) -> Model:
+    """A fresh built-in model from the file's class name and config (checked by ``_param_shapes``)."""
     name, config = meta["model"], meta["config"]
-    frozen = _names(meta.get("frozen", []), list(params), "'frozen'", path)
     try:
-        model = MODELS[name](**config)
+        return MODELS[name](**config, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"load: {path}: cannot build {name} from config {config} ({e})") from None
+
+
+def _model(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str, model: Model | None) -> Model:
+    """The file's parameters in ``model``, or in a built-in model built only now that they fit its config."""
+    params = {key.removeprefix("param/"): a for key, a in arrays.items() if key.startswith("param/")}
+    dtypes = sorted({str(a.dtype) for a in params.values()})
+    if len(dtypes) > 1:
+        raise CheckpointError(f"load: {path} mixes parameter dtypes {dtypes}")
+    frozen = _names(meta.get("frozen", []), list(params), "'frozen'", path)
+    model = _build(meta, np.dtype(dtypes[0]), path) if model is None else model
+    try:
+        model.load_state_dict(params)
+    except ValueError as e:
+        raise CheckpointError(f"load: {path}: {e}") from None
     for n, p in model.named_parameters().items():
-        p.data = params[n]
-        if n in frozen:
-            p.requires_grad_(False)
+        p.requires_grad_(n not in frozen)
     return model
 
 
@@ -308,24 +339,29 @@ def _rng(meta: dict[str, Any], path: str) -> np.random.Generator | None:
     return np.random.Generator(bit_generator)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike, model: Model | None = None) -> Checkpoint:
     """Read a checkpoint written by :func:`save`: model, optimizer state, RNG and ``extra``.
 
+    Without ``model`` the built-in class named in the file is rebuilt from its config;
+    with ``model`` (any Model, e.g. your own) the saved parameters are loaded into it.
     Any defect of the file, however the file was made, raises :class:`CheckpointError`.
     """
     path = os.fspath(path)
+    if model is not None and not isinstance(model, Model):
+        raise TypeError(f"load: model must be a models.Model instance to load into, got {type(model).__name__}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such checkpoint file: {path}")
     try:
         with NpzReader(path) as reader:
             meta = _meta(reader, path)
-            arrays = _arrays(reader, _schema(meta, _param_shapes(meta, path), path), path)
+            shapes = _param_shapes(meta, path) if model is None else _shapes_of(model)
+            arrays = _arrays(reader, _schema(meta, shapes, path), path)
     except NpzError as e:
         raise CheckpointError(f"load: {path} {e}") from None
     extra = meta.get("extra")
     if not isinstance(extra, dict):
         raise CheckpointError(f"load: {path} has 'extra' metadata that is not a dict")
-    model = _model(meta, arrays, path)
+    model = _model(meta, arrays, path, model)
     return Checkpoint(
         model=model,
         optimizer_state=_optimizer_state(meta, arrays, model, path),
@@ -335,6 +371,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     )
 
 
-def load(path: str | os.PathLike) -> Model:
-    """The model saved in ``path`` (use :func:`load_checkpoint` for optimizer and RNG state too)."""
-    return load_checkpoint(path).model
+def load(path: str | os.PathLike, model: Model | None = None) -> Model:
+    """The model saved in ``path``: a rebuilt built-in one, or ``model`` with the saved parameters loaded.
+
+    Use :func:`load_checkpoint` for optimizer and RNG state too.
+    """
+    return load_checkpoint(path, model).model

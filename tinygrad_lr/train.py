@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,10 @@ class History:
 
     ``loss``/``accuracy`` are means over the epoch's minibatches, measured as they
     were trained on (no extra pass over the data); ``loss`` is the minimised
-    objective (data loss + the L2 penalty). ``val_loss``/``val_accuracy`` are
-    measured on the validation set after each epoch (empty without one).
+    objective (data loss + the L2 penalty ``l2``/2·||W||², so it includes the
+    penalty when ``l2 > 0``). ``val_loss``/``val_accuracy`` are measured on the
+    validation set after each epoch (empty without one); ``val_loss`` includes
+    the same penalty.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -42,16 +45,22 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     epochs: int = 0
     stopped_early: bool = False
+    l2: float = 0.0
+
+    def __repr__(self) -> str:
+        """``History(epochs=10, loss 0.6931 → 0.1234, accuracy 0.52 → 0.96, l2=0.0)``: first and last values."""
+        series = [
+            f"{name} {values[0]:.4g}" + (f" → {values[-1]:.4g}" if len(values) > 1 else "")
+            for name, values in vars(self).items()
+            if isinstance(values, list) and values
+        ]
+        stopped = ", stopped early" if self.stopped_early else ""
+        return f"History(epochs={self.epochs}{stopped}, {', '.join(series + [f'l2={self.l2:g}'])})"
 
 
 def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
     pred = logits > 0 if logits.ndim == 1 else logits.argmax(axis=1)
     return int(np.count_nonzero(pred == y))
-
-
-def _objective(model: Model, logits: Any, y: np.ndarray, l2: float) -> Any:
-    loss = model.data_loss(logits, y)
-    return loss + model.penalty(l2) if l2 else loss
 
 
 def _check_callbacks(callbacks: Any) -> list[Callback]:
@@ -101,12 +110,22 @@ def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
     return y
 
 
-def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float, dtype: np.dtype) -> tuple[float, float]:
+def _warn_on_cast(model: Model, X: np.ndarray) -> None:
+    """Casting every batch costs a copy per step and computes in a dtype the data did not ask for: say so, once."""
+    if X.dtype.kind == "f" and X.dtype != model.dtype:
+        warnings.warn(
+            f"fit: X is {X.dtype} but {type(model).__name__} computes in {model.dtype}, so every batch is cast; "
+            f"build the model with dtype=np.{X.dtype} to train in {X.dtype}",
+            stacklevel=3,
+        )
+
+
+def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, float]:
     """Objective and accuracy on a whole set, in chunks (flat memory for large sets)."""
     total = correct = 0.0
     with no_grad():
         for xb, yb in batches(X, y, 8192, shuffle=False):
-            logits = model(xb.astype(dtype, copy=False))
+            logits = model(xb)
             total += model.data_loss(logits, yb).item() * len(yb)
             correct += _n_correct(logits.data, yb)
         penalty = float(model.penalty(l2))
@@ -140,9 +159,10 @@ def fit(
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
 
-    ``X`` is never copied (a ``np.memmap`` works); each batch is cast to the model's dtype.
+    ``X`` is never copied (a ``np.memmap`` works); the model casts each batch to its dtype,
+    with one warning when ``X`` holds floats of another dtype (build the model in the data's).
     """
-    n_classes = getattr(model, "n_classes", 2)
+    n_classes = model.n_classes
     X = _check_X(X, model, "X")
     y = _check_y(y, len(X), n_classes, "y")
     if validation is not None:
@@ -165,23 +185,23 @@ def fit(
             "fit: the optimizer does not hold this model's parameters that require grad "
             "(build it from [p for p in model.parameters() if p.requires_grad])"
         )
-    dtype = params[0].dtype
+    _warn_on_cast(model, X)
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
 
-    history = History()
+    history = History(l2=l2)
     best, stale, stepped = math.inf, 0, False
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
             total = correct = 0.0
             for xb, yb in batches(X, y, batch_size, seed=rng):
-                logits = model(xb if xb.dtype == dtype else xb.astype(dtype))
-                loss = _objective(model, logits, yb, l2)
+                logits = model(xb)
+                loss = model.objective(logits, yb, l2)
                 value = loss.item()
                 if not math.isfinite(value) and not stepped:
                     raise FloatingPointError(
                         f"fit: the loss is {value} on the first batch, before any step: the data overflows in "
-                        f"the model's dtype {dtype} (scale X, or use float64)"
+                        f"the model's dtype {model.dtype} (scale X, or use float64)"
                     )
                 if not math.isfinite(value):
                     raise FloatingPointError(
@@ -203,7 +223,7 @@ def fit(
             history.loss.append(total / len(y))
             history.accuracy.append(correct / len(y))
             if validation is not None:
-                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2, dtype)
+                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
             history.epochs = epoch + 1
