@@ -27,7 +27,7 @@ MODELS = {
 def trained(kind, dtype=np.float64, optimizer=optim.Adam):
     model = MODELS[kind](dtype)
     opt = optimizer(model.parameters(), lr=0.05)
-    fit(model, X, Y, optimizer=opt, epochs=2, batch_size=8)
+    fit(model, X.astype(dtype), Y, optimizer=opt, epochs=2, batch_size=8)
     return model, opt
 
 
