@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sklearn.datasets
 import sklearn.model_selection
-from conftest import MNIST_DIR
+from helpers import MNIST_DIR
 
 from tinygrad_lr import data
 

@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import pickle
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,57 +25,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import EXCEPTIONS, doc_rows, documented_exceptions
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, data, io, models, optim, solvers
+from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, solvers, splits
 from tinygrad_lr import functional as F
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
 from tinygrad_lr.graph import GraphvizNotFoundError, render
 from tinygrad_lr.io import CheckpointError
 from tinygrad_lr.train import fit
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
-ROW = re.compile(r"^\| `(?P<id>[a-z0-9-]+)` \| (?P<input>.+?) \| `(?P<error>\w+)` \| `(?P<message>[^`]+)` \|$", re.M)
-
-EXCEPTIONS: dict[str, type[Exception]] = {
-    e.__name__: e
-    for e in (
-        ValueError,
-        TypeError,
-        IndexError,
-        RuntimeError,
-        FileNotFoundError,
-        PermissionError,
-        FloatingPointError,
-        tg.GraphFreedError,
-        tg.ModifiedInPlaceError,
-        tg.AnomalyError,
-        CheckpointError,
-        IDXError,
-        GraphvizNotFoundError,
-        NotFittedError,
-    )
-}
-
-
-@dataclass
-class Row:
-    id: str
-    error: str
-    fragments: list[str]
-
-
-def doc_rows() -> list[Row]:
-    rows = ROW.finditer(DOC.read_text())
-    return [Row(m["id"], m["error"], [f.strip() for f in m["message"].split("…")]) for m in rows]
-
-
-def documented_exceptions() -> set[type[Exception]]:
-    """The exception types the doc promises (test_fuzz accepts only these)."""
-    return {EXCEPTIONS[row.error] for row in doc_rows()}
-
 
 # ---- the bad inputs -------------------------------------------------------------------------------
 
@@ -348,6 +307,16 @@ def estimator(**params: Any) -> SoftmaxRegressionClassifier:
     return SoftmaxRegressionClassifier(**params)
 
 
+def streamed(X: Any) -> SoftmaxRegressionClassifier:
+    """An estimator after a first partial_fit on X (20 rows, classes 0 and 1)."""
+    return estimator(solver="sgd").partial_fit(X, Y20, classes=[0, 1])
+
+
+def memmap(env: Env, X: np.ndarray) -> np.ndarray:
+    np.save(env.tmp / f"X{X.shape[1]}.npy", X)
+    return np.load(env.tmp / f"X{X.shape[1]}.npy", mmap_mode="r")
+
+
 CASES = [
     # Tensor: shapes and dtypes
     Case("add-shape", ValueError, lambda env: Tensor(np.ones((2, 3))) + Tensor(np.ones(4))),
@@ -565,6 +534,18 @@ CASES = [
     Case("estimator-features", ValueError, lambda env: estimator().fit(X20, Y20).predict(X20[:, :2])),
     Case("estimator-diverges", FloatingPointError,
          lambda env: estimator(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20)),
+    Case("partial-fit-no-classes", ValueError, lambda env: estimator(solver="sgd").partial_fit(X20, Y20)),
+    Case("partial-fit-one-class", ValueError, lambda env: estimator(solver="sgd").partial_fit(X20, Y20, classes=[0])),
+    Case("partial-fit-unknown-label", ValueError,
+         lambda env: estimator(solver="sgd").partial_fit(X20, np.arange(20) % 3, classes=[0, 1])),
+    Case("partial-fit-classes-changed", ValueError,
+         lambda env: streamed(X20).partial_fit(X20, Y20, classes=[0, 1, 2])),
+    Case("partial-fit-features", ValueError,
+         lambda env: streamed(memmap(env, X20)).partial_fit(memmap(env, X20[:, :2]), Y20)),
+    Case("split-unknown", ValueError, lambda env: splits.load_split("cifar")),
+    Case("split-mnist-test-size", ValueError, lambda env: splits.load_split("mnist", env.tmp, test_size=0.3)),
+    Case("split-mnist-missing", FileNotFoundError, lambda env: splits.load_split("mnist", env.tmp)),
+    Case("gradcheck-unknown-model", ValueError, lambda env: model_gradcheck.gradcheck_rows("svm")),
 ]  # fmt: skip
 
 

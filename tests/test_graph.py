@@ -1,12 +1,8 @@
 """tg.draw / graph.render: the DAG as graphviz, rendered with the real `dot`, deep chains, clusters, errors."""
 
-import builtins
-import errno
 import html
-import io
 import json
 import linecache
-import os
 import re
 import shutil
 import subprocess
@@ -18,6 +14,7 @@ import graphviz
 import matplotlib.image
 import numpy as np
 import pytest
+from helpers import assert_only_the_old_file, disk_fills_up_writing
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,60 +23,6 @@ from tinygrad_lr import Tensor, models
 from tinygrad_lr.graph import NAME_LIMIT, STYLE, GraphvizNotFoundError, draw, op_label, record_source, render
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-class _FullDisk:
-    """A file that takes ``room`` bytes (or characters), then raises ``error`` (a full disk, an interrupt)."""
-
-    def __init__(self, f, room, error):
-        self._f, self._room, self._error = f, room, error
-
-    def write(self, data):
-        if len(data) > self._room:
-            self._f.write(data[: self._room])
-            self._f.flush()
-            self._room = 0
-            raise self._error
-        self._room -= len(data)
-        return self._f.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._f.close()
-
-
-def disk_fills_up_writing(monkeypatch, path, room=100, error=None):
-    """Writing ``path``, or a file next to it whose name contains its name (a temporary), fails after ``room`` bytes.
-
-    Patches ``open`` itself (builtins, and ``io.open`` for pathlib), so any way of writing, ours
-    or matplotlib's or PIL's, gets part of its data out before the failure. ``error`` replaces the
-    full disk's ``OSError``.
-    """
-    path = Path(path)
-    error = error or OSError(errno.ENOSPC, "No space left on device")
-    real_open = builtins.open
-
-    def open_(file, mode="r", *args, **kwargs):
-        f = real_open(file, mode, *args, **kwargs)
-        if isinstance(file, str | os.PathLike) and set(mode) & set("wxa"):
-            target = Path(os.path.abspath(file))
-            if target.parent == path.parent and path.name in target.name:
-                return _FullDisk(f, room, error)
-        return f
-
-    monkeypatch.setattr(builtins, "open", open_)
-    monkeypatch.setattr(io, "open", open_)
-
-
-def assert_only_the_old_file(path, old):
-    """``path`` still holds ``old`` and no temporary file is left next to it."""
-    assert path.read_bytes() == old
-    assert [p.name for p in path.parent.iterdir() if path.name in p.name] == [path.name]
 
 
 def mlp_loss(sizes=(2, 3, 2)):

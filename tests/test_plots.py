@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import assert_only_the_old_file, disk_fills_up_writing
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
-from test_graph import assert_only_the_old_file, disk_fills_up_writing
 
 from tinygrad_lr import Tensor, models, plots
 from tinygrad_lr.train import History

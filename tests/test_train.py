@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import MNIST_DIR
+from helpers import MNIST_DIR
 
 from tinygrad_lr import data, models, optim
 from tinygrad_lr.train import History, fit
@@ -221,7 +221,7 @@ def with_nan_in_last_row(value):
         (dict(X=X_OK[0]), ValueError, r"X must be 2-D .*got shape \(3,\)"),
         (dict(X=X_OK.astype(complex)), TypeError, "X must hold real numbers, got dtype complex128"),
         (dict(X=np.full((20, 3), "a")), TypeError, "X must hold real numbers, got dtype <U1"),
-        (dict(y=Y_OK[:-1]), ValueError, r"y must have shape \(20,\), one label per row of X, got shape \(19,\)"),
+        (dict(y=Y_OK[:-1]), ValueError, r"y must have shape \(20,\), one label per sample, got shape \(19,\)"),
         (dict(y=np.r_[Y_OK[:-1], -1]), ValueError, r"y must be in \[0, 2\), got -1 at index 19"),
         (dict(y=np.r_[Y_OK[:-1], 2]), ValueError, r"y must be in \[0, 2\), got 2 at index 19"),
         (dict(y=np.zeros(20) + 0.5), TypeError, r"y must be integer class labels, got dtype float64 \(e.g. 0.5\); use"),

@@ -11,12 +11,13 @@ import math
 import os
 import zlib
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-from sklearn import datasets as _sk
-from sklearn.datasets import make_classification
-from sklearn.model_selection import train_test_split
+
+if TYPE_CHECKING:  # loaded on first use by __getattr__ below
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
 
 from .validation import as_array, check_int, check_real_array
 
@@ -37,13 +38,32 @@ __all__ = [
 # ---- scikit-learn's bundled datasets ---------------------------------------------
 
 
+def __getattr__(name: str) -> Any:
+    """scikit-learn's ``make_classification`` and ``train_test_split``, imported on first use (~1 s)."""
+    if name == "make_classification":
+        from sklearn.datasets import make_classification
+
+        return make_classification
+    if name == "train_test_split":
+        from sklearn.model_selection import train_test_split
+
+        return train_test_split
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _sklearn_dataset(name: str) -> Any:
+    from sklearn import datasets
+
+    return getattr(datasets, name)()
+
+
 def _xy(bunch: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     return bunch.data.astype(dtype), bunch.target.astype(np.int64)
 
 
 def load_iris(binary: bool = False, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Iris: 150 rows, 4 features, 3 classes; ``binary=True`` keeps the seeds' 100 rows of classes 0 and 1."""
-    X, y = _xy(_sk.load_iris(), dtype)
+    X, y = _xy(_sklearn_dataset("load_iris"), dtype)
     if binary:
         keep = y < 2
         X, y = X[keep], y[keep]
@@ -52,12 +72,12 @@ def load_iris(binary: bool = False, dtype: Any = np.float64) -> tuple[np.ndarray
 
 def load_digits(dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """8×8 digits: 1797 rows, 64 features (pixel values 0..16), 10 classes."""
-    return _xy(_sk.load_digits(), dtype)
+    return _xy(_sklearn_dataset("load_digits"), dtype)
 
 
 def load_breast_cancer(dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Wisconsin breast cancer: 569 rows, 30 features, binary labels."""
-    return _xy(_sk.load_breast_cancer(), dtype)
+    return _xy(_sklearn_dataset("load_breast_cancer"), dtype)
 
 
 # ---- IDX files (MNIST) ------------------------------------------------------------
@@ -221,6 +241,8 @@ def load_mnist(
             f"load_mnist: {directory} has no {MNIST_FILES['test'][0]}[.gz] and {MNIST_FILES['test'][1]}[.gz]"
         )
     if train is None:
+        from sklearn.model_selection import train_test_split
+
         n_train = 8000 if n_train is None else n_train
         X_train, X_test, y_train, y_test = train_test_split(
             *test, train_size=n_train, test_size=n_test, stratify=test[1], random_state=seed

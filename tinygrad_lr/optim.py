@@ -4,7 +4,8 @@ An optimizer's whole state (hyper-parameters, step count, per-parameter buffers)
 is a plain dict of numbers and arrays (``state_dict``), so a checkpoint can store
 it in an ``.npz`` and training can resume bit for bit (``load_state_dict``).
 
-The full-batch second-order solvers live in ``solvers`` and are re-exported here,
+The full-batch second-order solvers live in ``solvers`` and are re-exported here
+(loaded on first use, so the optimizers don't import the models),
 so every way of minimising a model's loss is found in one place:
 ``newton_cg(model, X, y, l2=...)`` (Newton-CG on Hessian-vector products) and
 ``lbfgs(model, X, y, l2=...)`` (SciPy's L-BFGS-B). Unlike the optimizers they run
@@ -16,16 +17,28 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .autograd import bump_version
-from .solvers import SolverResult, lbfgs, newton_cg
 from .tensor import Tensor
 from .validation import check_number
 
+if TYPE_CHECKING:  # re-exported lazily by __getattr__ below
+    from .solvers import SolverResult, lbfgs, newton_cg
+
 __all__ = ["Adam", "Optimizer", "SGD", "SolverResult", "from_state_dict", "lbfgs", "newton_cg"]
+_SOLVERS = ("SolverResult", "lbfgs", "newton_cg")
+
+
+def __getattr__(name: str) -> Any:
+    """``newton_cg``, ``lbfgs``, ``SolverResult`` from ``solvers``, imported when first asked for."""
+    if name in _SOLVERS:
+        from . import solvers
+
+        return getattr(solvers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _finite(a: np.ndarray) -> bool:

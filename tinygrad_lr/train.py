@@ -16,15 +16,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import streaming
 from .autograd import no_grad
-from .data import batches
+from .functional import check_labels
 from .models import Model
 from .optim import Adam, Optimizer
 from .validation import check_int, check_number
 
 Callback = Callable[[int, "History", Model], Any]
-
-_CHECK_ROWS = 1024  # rows per chunk when scanning X for NaN/inf (flat memory on memmaps)
 
 
 @dataclass
@@ -74,8 +73,8 @@ def _check_callbacks(callbacks: Any) -> list[Callback]:
 
 
 def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
-    """A 2-D real array with the model's feature count and no NaN/inf (not copied)."""
-    if not isinstance(X, np.ndarray):
+    """A 2-D real array with the model's feature count and no NaN/inf (not copied; memmaps, dask arrays: by blocks)."""
+    if not isinstance(X, np.ndarray) and not streaming.is_blockwise(X):
         X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"fit: {what} must hold real numbers, got dtype {X.dtype}")
@@ -86,28 +85,12 @@ def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
     if X.shape[1] != model.n_features:
         raise ValueError(f"fit: {what} has {X.shape[1]} features, the model expects {model.n_features}")
     if X.dtype.kind == "f":
-        for start in range(0, len(X), _CHECK_ROWS):
-            bad = ~np.isfinite(X[start : start + _CHECK_ROWS])
+        for start, block in streaming.blocks(X, streaming.block_rows(X.shape[1])):
+            bad = ~np.isfinite(block)
             if bad.any():
                 row, col = np.argwhere(bad)[0]
-                raise ValueError(f"fit: {what} contains {X[start + row, col]} at row {start + row}, column {col}")
+                raise ValueError(f"fit: {what} contains {block[row, col]} at row {start + row}, column {col}")
     return X
-
-
-def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
-    """Integer labels in [0, n_classes), one per row."""
-    y = np.asarray(y)
-    if y.dtype.kind == "b":
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu":
-        example = f" (e.g. {y.flat[:1].tolist()[0]!r})" if y.size else ""  # a plain value, not np.float64(0.5)
-        raise TypeError(f"fit: {what} must be integer class labels, got dtype {y.dtype}{example}; use y.astype(int)")
-    if y.shape != (n,):
-        raise ValueError(f"fit: {what} must have shape ({n},), one label per row of X, got shape {y.shape}")
-    bad = np.flatnonzero((y < 0) | (y >= n_classes))
-    if bad.size:
-        raise ValueError(f"fit: {what} must be in [0, {n_classes}), got {y[bad[0]]} at index {bad[0]}")
-    return y
 
 
 def _warn_on_cast(model: Model, X: np.ndarray) -> None:
@@ -124,7 +107,8 @@ def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float) -> tuple[fl
     """Objective and accuracy on a whole set, in chunks (flat memory for large sets)."""
     total = correct = 0.0
     with no_grad():
-        for xb, yb in batches(X, y, 8192, shuffle=False):
+        for start, xb in streaming.blocks(X, 8192):
+            yb = y[start : start + len(xb)]
             logits = model(xb)
             total += model.data_loss(logits, yb).item() * len(yb)
             correct += _n_correct(logits.data, yb)
@@ -159,17 +143,19 @@ def fit(
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
 
-    ``X`` is never copied (a ``np.memmap`` works); the model casts each batch to its dtype,
-    with one warning when ``X`` holds floats of another dtype (build the model in the data's).
+    ``X`` is read block by block (``tinygrad_lr.streaming``: a ``np.memmap`` or a ``dask.array``
+    bigger than memory works): rows are shuffled within blocks of 64 MiB, visited in a random
+    order; smaller data is shuffled as a whole. The model casts each batch to its dtype, with
+    one warning when ``X`` holds floats of another dtype (build the model in the data's).
     """
     n_classes = model.n_classes
     X = _check_X(X, model, "X")
-    y = _check_y(y, len(X), n_classes, "y")
+    y = check_labels(y, len(X), n_classes, "fit", "y")
     if validation is not None:
         if not isinstance(validation, tuple | list) or len(validation) != 2:
             raise ValueError("fit: validation must be a pair (X_val, y_val)")
         X_val = _check_X(validation[0], model, "validation X")
-        y_val = _check_y(validation[1], len(X_val), n_classes, "validation y")
+        y_val = check_labels(validation[1], len(X_val), n_classes, "fit", "validation y")
     epochs = check_int(epochs, "fit: epochs")
     batch_size = check_int(batch_size, "fit: batch_size")
     patience = check_int(patience, "fit: patience")
@@ -194,7 +180,7 @@ def fit(
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
             total = correct = 0.0
-            for xb, yb in batches(X, y, batch_size, seed=rng):
+            for xb, yb in streaming.shuffled_batches(X, y, batch_size, rng):
                 logits = model(xb)
                 loss = model.objective(logits, yb, l2)
                 value = loss.item()
