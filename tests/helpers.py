@@ -19,7 +19,9 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
+from tinygrad_lr import Tensor
 from tinygrad_lr.data import IDXError
+from tinygrad_lr.gradcheck import gradcheck, gradgradcheck
 from tinygrad_lr.graph import GraphvizNotFoundError
 from tinygrad_lr.io import CheckpointError
 
@@ -140,3 +142,18 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
     with opener(path, "wb") as f:
         f.write(header + array.tobytes())
     return path
+
+
+# ---- op tests: small shapes, first and second order against central differences -------------
+
+SMALL = {"max_dims": 3, "max_side": 3}
+
+
+def check(f, *arrays):
+    """gradcheck and gradgradcheck of f with respect to every array (as named leaf tensors)."""
+    inputs = [Tensor(a, requires_grad=True, name=f"x{i}") for i, a in enumerate(arrays)]
+    before = [a.copy() for a in arrays]
+    assert gradcheck(f, inputs)
+    assert gradgradcheck(f, inputs)
+    for a, b in zip(arrays, before):
+        np.testing.assert_array_equal(a, b)

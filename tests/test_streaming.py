@@ -60,6 +60,7 @@ SOLVERS = ["sgd", "adam"]
         MLPClassifier(solver="sgd"),
     ]
 )
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # the checks' tiny data, default max_iter
 def test_sklearn_checks_with_minibatch_solvers(estimator, check):
     check(estimator)
 
