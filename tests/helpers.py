@@ -102,6 +102,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         IndexError,
         RuntimeError,
         FileNotFoundError,
+        PermissionError,
         FloatingPointError,
         tg.GraphFreedError,
         tg.ModifiedInPlaceError,
