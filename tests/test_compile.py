@@ -220,7 +220,7 @@ REASONS = {
     "reads_item": "item() reads a tensor's value",
     "branches_on_a_value": "bool() reads a tensor's value",
     "numpy_on_the_arguments": "made inside the step from values computed outside tinygrad_lr ops",
-    "updates_by_hand": ".data was replaced inside the step",
+    "updates_by_hand": "changed in place without an optimizer",
     "has_a_hook": "has a hook",
     "second_order": "create_graph=True",
     "accumulates_across_calls": "accumulates onto one from before the step",

@@ -363,6 +363,7 @@ def small_cache(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         return cached(shape, *args)
 
     wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    wrapper.small = cached  # type: ignore[attr-defined]  # for callers whose arrays are small by construction
     return wrapper
 
 
@@ -601,7 +602,7 @@ def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
             raise ValueError(
                 f"{what}: output of shape {output.shape} is not a scalar; pass a gradient of the same shape"
             )
-        return _T._make(ones(output._data.shape, output._data.dtype), None)
+        return _T._make(ones.small(output._data.shape, output._data.dtype), None)  # one element
     g = gradient if isinstance(gradient, _T) else _T(gradient, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")
@@ -638,14 +639,15 @@ def backward(
     ``tensors`` is one tensor or a list; ``grad_tensors`` one gradient per tensor
     (``None`` for a scalar, which is seeded with 1).
     """
-    if isinstance(tensors, _T):
-        outs, grad_tensors = [tensors], [grad_tensors]
+    if isinstance(tensors, _T):  # the usual loss.backward()
+        _check_requires_grad(tensors, "backward")
+        outs, seeds = [tensors], [_seed(tensors, grad_tensors, "backward")]
     else:
         outs = _as_list(tensors, None, "backward")
         grad_tensors = [None] * len(outs) if grad_tensors is None else _as_list(grad_tensors, len(outs), "backward")
-    for o in outs:
-        _check_requires_grad(o, "backward")
-    seeds = [_seed(o, g, "backward") for o, g in zip(outs, grad_tensors)]
+        for o in outs:
+            _check_requires_grad(o, "backward")
+        seeds = [_seed(o, g, "backward") for o, g in zip(outs, grad_tensors)]
     keep = create_graph if retain_graph is None else retain_graph
     _backprop(outs, seeds, keep, create_graph)
 

@@ -113,6 +113,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
+        if value is self._data:  # ``t.data -= u`` updated the array in place and assigns it back
+            return
         if isinstance(value, Tensor):
             raise TypeError(
                 "data: assign a NumPy array, not a Tensor (write t.data = other.numpy(), "
