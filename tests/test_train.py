@@ -87,6 +87,20 @@ def test_history_has_one_entry_per_epoch():
     assert h.val_accuracy[-1] == np.mean(model.predict(X[90:]) == y[90:])
 
 
+def test_accuracy_counts_a_zero_logit_as_the_model_predicts_it():
+    """At logit 0 (p = 0.5) the model predicts class 1; the epoch's accuracy must count it the same way."""
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    model.w.data[...] = 0.0  # every logit is exactly 0 during the single full-batch step
+    expected = np.mean(model.predict(X) == y)
+    h = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=len(X))
+    assert h.accuracy == [expected] and expected == np.mean(y == 1)
+
+
+def test_a_fresh_history_is_empty():
+    assert History() == History([], [], [], [], 0, False)
+
+
 def test_without_validation_the_val_lists_stay_empty():
     X, y = toy()
     h = fit(models.LogisticRegression(3), X, y, epochs=2)
@@ -238,7 +252,7 @@ def test_a_diverging_loss_stops_with_a_clear_error():
     model = models.MLP([1, 4, 2], activation="relu", dtype=np.float32)
     with (
         np.errstate(all="ignore"),
-        pytest.raises(FloatingPointError, match=r"became nan in epoch \d+ of 5; .*lr=1e\+30"),
+        pytest.raises(FloatingPointError, match=r"became nan in epoch 2 of 5; .*lr=1e\+30"),  # the 1st step blew up
     ):
         fit(model, X, np.array([0, 1]), optimizer=optim.SGD(model.parameters(), lr=1e30), epochs=5, batch_size=2)
 
