@@ -100,6 +100,39 @@ def test_defaults_are_pinned():
                            lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)  # fmt: skip
 
 
+class SignSGD(optim.Optimizer):
+    """A user-written optimizer: only ``_update`` is defined, everything else comes from the base class."""
+
+    def _update(self, i, p, g):
+        p -= self.lr * np.sign(g)
+
+
+def test_a_subclass_defining_only_update_steps_checkpoints_and_resumes():
+    a, b, loss_fn = quadratic_params()
+    opt = SignSGD([a, b], lr=0.125)
+    before = a.data.copy()
+    run(opt, loss_fn, 1)
+    assert np.all(np.abs(a.data - before) == 0.125)
+    state = opt.state_dict()
+    assert state == {"type": "SignSGD", "hyper": {"lr": 0.125}, "steps": 1, "buffers": {}}
+    fresh = SignSGD([a, b], lr=1.0)
+    fresh.load_state_dict(state)
+    assert fresh.lr == 0.125 and fresh.steps == 1
+
+
+@pytest.mark.parametrize(
+    "make", [lambda p: optim.SGD(p, lr=0.1), lambda p: optim.SGD(p, lr=0.1, momentum=0.9), optim.Adam]
+)
+def test_updates_reuse_their_work_arrays(make):
+    """After the first step an update allocates nothing: the same scratch and buffer arrays every step."""
+    a, b, loss_fn = quadratic_params()
+    opt = make([a, b])
+    run(opt, loss_fn, 1)
+    arrays = [id(s) for s in opt._scratch] + [id(x) for bufs in opt.buffers.values() for x in bufs]
+    run(opt, loss_fn, 3)
+    assert [id(s) for s in opt._scratch] + [id(x) for bufs in opt.buffers.values() for x in bufs] == arrays
+
+
 def test_plain_sgd_step_is_p_minus_lr_g():
     p = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
     (p * p).sum().backward()

@@ -202,7 +202,13 @@ def test_conjugate_gradient_keeps_the_last_descent_direction_at_negative_curvatu
     p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=10)
     np.testing.assert_allclose(H @ p, -g, rtol=1e-10)
     assert steps == 2
-    # a large one (target 0.5·||g||): one step is enough
+    # ill-conditioned: after one step the residual is 0.98·||g||, above the target 0.5·||g||, so a second step
+    H, g = np.diag([1.0, 100.0]), np.array([10.0, 10.0])
+    p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=10)
+    np.testing.assert_allclose(H @ p, -g, rtol=1e-10)
+    assert steps == 2
+    # a large one, well conditioned (target 0.5·||g||): one step is enough
+    H, g = np.array([[4.0, 1.0], [1.0, 3.0]]), np.array([1e-3, 2e-3])
     assert solvers._conjugate_gradient(lambda v: H @ v, 1e3 * g, floor=0.0, max_steps=10)[1] == 1
 
 
