@@ -251,6 +251,9 @@ def test_load_state_dict_rejects_mismatches():
         optim.Adam([other, b]).load_state_dict(adam.state_dict())
     with pytest.raises(ValueError, match="1 parameters"):
         optim.Adam([a]).load_state_dict(adam.state_dict())
+    state = adam.state_dict()
+    with pytest.raises(ValueError, match=r"expected buffers \['m', 'v'\], got \['m'\]"):
+        optim.Adam([a, b]).load_state_dict({**state, "buffers": {"m": state["buffers"]["m"]}})
     with pytest.raises(ValueError, match="unknown optimizer type 'RMSprop'"):
         optim.from_state_dict([a, b], {**adam.state_dict(), "type": "RMSprop"})
 
