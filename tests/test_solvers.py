@@ -207,6 +207,10 @@ def test_conjugate_gradient_keeps_the_last_descent_direction_at_negative_curvatu
     p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=10)
     np.testing.assert_allclose(H @ p, -g, rtol=1e-10)
     assert steps == 2
+    assert solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=2)[1] == 2  # the budget is inclusive
+    p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=1)  # out of steps: the last p
+    np.testing.assert_allclose(p, -(g @ g) / (g @ H @ g) * g, rtol=1e-12)
+    assert steps == 1
     # a large one, well conditioned (target 0.5·||g||): one step is enough
     H, g = np.array([[4.0, 1.0], [1.0, 3.0]]), np.array([1e-3, 2e-3])
     assert solvers._conjugate_gradient(lambda v: H @ v, 1e3 * g, floor=0.0, max_steps=10)[1] == 1
