@@ -49,6 +49,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         FileNotFoundError,
         FloatingPointError,
         tg.GraphFreedError,
+        tg.ModifiedInPlaceError,
         tg.AnomalyError,
         CheckpointError,
         IDXError,
@@ -122,6 +123,55 @@ class WrongGradientCount(tg.Function):
 def anomaly(env: Env) -> None:
     with tg.detect_anomaly():
         Tensor([-1.0], requires_grad=True).log()
+
+
+def update_leaf_outside_no_grad(env: Env) -> None:
+    w = t23()
+    w -= 1
+
+
+def assign_into_recorded(env: Env) -> None:
+    (t23() * 2)[0] = 1.0
+
+
+def backward_after_step(env: Env) -> None:
+    w = t23()
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    optim.SGD([w], lr=0.1).step()
+    loss.backward()
+
+
+def set_data(value: Any) -> Callable[[Env], None]:
+    def run(env: Env) -> None:
+        t23().data = value
+
+    return run
+
+
+class ListGradient(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return [1.0]
+
+
+def bad_hook_result(env: Env) -> None:
+    def bad_hook(g):
+        return np.zeros(3)
+
+    w = t23()
+    w.register_hook(bad_hook)
+    (w * 2).sum().backward()
+
+
+def check_float32_model(env: Env) -> None:
+    from tinygrad_lr.gradcheck import check_model
+
+    check_model(models.SoftmaxRegression(3, 2, dtype=np.float32), X20, Y20)
 
 
 def logits32() -> np.ndarray:
@@ -239,6 +289,40 @@ CASES = [
     Case("custom-backward-count", ValueError, lambda env: WrongGradientCount.apply(t23()).sum().backward()),
     Case("requires-grad-non-leaf", RuntimeError, lambda env: (t23() * 2).requires_grad_(False)),
     Case("anomaly-nan", tg.AnomalyError, anomaly),
+    Case("inplace-leaf", RuntimeError, update_leaf_outside_no_grad),
+    Case("inplace-shape", ValueError, lambda env: Tensor(np.zeros((2, 3))).__iadd__(np.ones((3, 3)))),
+    Case("setitem-recorded", RuntimeError, assign_into_recorded),
+    Case("modified-in-place", tg.ModifiedInPlaceError, backward_after_step),
+    Case("data-set-tensor", TypeError, set_data(Tensor(np.zeros((2, 3))))),
+    Case("data-set-shape", ValueError, set_data(np.zeros(3))),
+    Case("iterate-0d", TypeError, lambda env: iter(Tensor(1.0))),
+    Case("custom-backward-type", TypeError, lambda env: ListGradient.apply(t23()).sum().backward()),
+    Case("hook-result", TypeError, bad_hook_result),
+    Case("hook-no-grad", RuntimeError, lambda env: Tensor(np.ones(2)).register_hook(print)),
+    Case("tensor-name", TypeError, lambda env: Tensor([1.0], name=3)),
+    Case("check-model-float32", TypeError, check_float32_model),
+    # more ops and functional transforms
+    Case("concatenate-not-a-list", TypeError, lambda env: tg.concatenate(t23(), t23())),
+    Case("concatenate-shape", ValueError, lambda env: tg.concatenate([t23(), Tensor(np.ones((2, 4)))])),
+    Case("stack-shapes", ValueError, lambda env: tg.stack([t23(), Tensor(np.ones(3))])),
+    Case("split-unequal", ValueError, lambda env: tg.split(t23(), 2, axis=1)),
+    Case("where-condition", TypeError, lambda env: tg.where(t23(), 1.0, 0.0)),
+    Case("clip-no-bounds", ValueError, lambda env: t23().clip()),
+    Case("clip-tensor-bound", TypeError, lambda env: t23().clip(t23(), None)),
+    Case("var-ddof", ValueError, lambda env: t23().var(axis=0, ddof=2)),
+    Case("squeeze-size", ValueError, lambda env: t23().squeeze(1)),
+    Case("moveaxis-count", ValueError, lambda env: t23().moveaxis((0, 1), 0)),
+    Case("argmax-axis", TypeError, lambda env: t23().argmax(axis=(0, 1))),
+    Case("repeat-negative", ValueError, lambda env: t23().repeat(-1, axis=0)),
+    Case("einsum-ellipsis", ValueError, lambda env: tg.einsum("...i,ij->...j", t23(), t23())),
+    Case("einsum-repeated", ValueError, lambda env: tg.einsum("ii->i", Tensor(np.eye(3)))),
+    Case("einsum-shape", ValueError, lambda env: tg.einsum("ij,jk->ik", t23(), t23())),
+    Case("vjp-v-missing", ValueError, lambda env: tg.vjp(lambda x: x * 2, t23())),
+    Case("vjp-v-shape", ValueError, lambda env: tg.vjp(lambda x: x * 2, t23(), np.ones(3))),
+    Case("jvp-v-tuple", TypeError, lambda env: tg.jvp(lambda x, y: x * y, (t23(), t23()), np.ones((2, 3)))),
+    Case("transform-input", TypeError, lambda env: tg.jacobian(lambda x: x, np.ones(3))),
+    Case("transform-output", TypeError, lambda env: tg.jacobian(lambda x: x.numpy(), t23())),
+    Case("hessian-not-scalar", ValueError, lambda env: tg.hessian(lambda x: x * 2, t23())),
     # losses
     Case("ce-float-labels", TypeError, lambda env: F.cross_entropy(logits32(), np.array([0.0, 1.0, 1.0]))),
     Case("ce-negative-label", ValueError, lambda env: F.cross_entropy(logits32(), np.array([0, -1, 1]))),

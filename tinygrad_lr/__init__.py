@@ -1,28 +1,41 @@
 """tinygrad_lr: a small, fast, honest autograd framework on NumPy."""
 
-from .autograd import (  # noqa: I001  (first: tensor.py builds on it)
-    AnomalyError,
-    Function,
-    GraphFreedError,
-    detect_anomaly,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-)
+from .anomaly import AnomalyError
+from .autograd import Function, GraphFreedError, ModifiedInPlaceError, backward, grad
+from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .graph import draw
 from .tensor import Tensor
-from .graph import draw  # noqa: E402  (after Tensor: graph.py draws tensors)
+from .tensor_functions import concatenate, dot, einsum, logaddexp, maximum, minimum, outer, split, stack, where
+from .transforms import hessian, hvp, jacobian, jvp, vjp
 
 __all__ = [
     "AnomalyError",
     "Function",
     "GraphFreedError",
+    "ModifiedInPlaceError",
     "Tensor",
+    "backward",
+    "concatenate",
     "detect_anomaly",
+    "dot",
     "draw",
+    "einsum",
     "enable_grad",
     "grad",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "jacobian",
+    "jvp",
+    "logaddexp",
+    "maximum",
+    "minimum",
     "no_grad",
+    "outer",
+    "set_grad_enabled",
+    "split",
+    "stack",
+    "vjp",
+    "where",
 ]
 __version__ = "0.1.0"

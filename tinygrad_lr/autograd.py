@@ -1,4 +1,4 @@
-"""The reverse-mode engine: the op base class, grad mode, un-broadcasting and backprop.
+"""The reverse-mode engine: the op base class, version counters, un-broadcasting and backprop.
 
 Every op is a subclass of :class:`Function`. Calling ``Op.apply(*tensors)`` runs
 ``forward`` on NumPy arrays and, when recording, keeps an instance of the op as
@@ -6,181 +6,150 @@ the node behind the output tensor. The node holds its input tensors (its parents
 and whatever ``forward`` saved; it never holds its output, so graphs have no
 reference cycles and are freed as soon as the last tensor is dropped.
 
-``backward`` rules are written with Tensor operations. In the ordinary
-first-order pass they run with recording off (cheap), and with
-``create_graph=True`` they are recorded, so gradients can be differentiated again.
+``backward`` rules are written with Tensor operations: that is *the* definition of
+each derivative, and with ``create_graph=True`` it is recorded, so gradients can be
+differentiated again. An op may also have ``backward_arrays``, the same rule on plain
+arrays; the engine picks it once per node when nothing is recorded (a first-order
+pass), and a test proves every such pair equal.
+
+This module imports nothing from the package: ``tensor.py`` registers the Tensor
+class with :func:`register_tensor_type` (HIPS autograd's ``Box.register`` pattern).
 """
 
 from __future__ import annotations
 
 import functools
-import operator
-import os
-import sys
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import anomaly
+from .anomaly import AnomalyError
+from .grad_mode import current as _mode
+from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+# Grad mode and anomaly mode live in their own modules; the engine's public names are all here too.
+__all__ = [
+    "AnomalyError",
+    "Function",
+    "GraphFreedError",
+    "ModifiedInPlaceError",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "unbroadcast",
+]
+
 if TYPE_CHECKING:  # pragma: no cover
     from .tensor import Tensor
 
-
-class _State:
-    """Whether new operations are recorded, and whether they are checked for NaN/inf.
-
-    An instance, not class attributes: writing a class attribute invalidates
-    CPython's attribute caches, and the switches flip on every backward.
-    """
-
-    __slots__ = ("enabled", "anomaly", "backward_of")
-
-    def __init__(self) -> None:
-        self.enabled = True
-        self.anomaly = False
-        self.backward_of: Function | None = None  # under detect_anomaly: the node whose backward runs
+_T: Any = None  # the Tensor class, registered by tensor.py
 
 
-_GradMode = _State()
-
-
-class _set_grad_enabled:
-    """Context manager and decorator that sets the grad mode and restores it."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.previous: list[bool] = []
-
-    def __enter__(self) -> None:
-        self.previous.append(_GradMode.enabled)
-        _GradMode.enabled = self.enabled
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self.previous.pop()
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with type(self)():
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(_set_grad_enabled):
-    """Record nothing inside the block or decorated function (inference, updates)."""
-
-    def __init__(self) -> None:
-        super().__init__(False)
-
-
-class enable_grad(_set_grad_enabled):
-    """Record again inside a ``no_grad`` block."""
-
-    def __init__(self) -> None:
-        super().__init__(True)
-
-
-def is_grad_enabled() -> bool:
-    return _GradMode.enabled
-
-
-class AnomalyError(FloatingPointError):
-    """A NaN or inf appeared in a forward value or a gradient under ``detect_anomaly``."""
-
-
-class detect_anomaly:
-    """Check every forward value and gradient for NaN/inf; name the op and where it was made.
-
-    Costs a full scan of every array, so it is for debugging, not training runs.
-    """
-
-    def __init__(self) -> None:
-        self.previous: list[bool] = []
-
-    def __enter__(self) -> None:
-        self.previous.append(_GradMode.anomaly)
-        _GradMode.anomaly = True
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.anomaly = self.previous.pop()
-
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with detect_anomaly():
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-def _caller() -> str:
-    """The first frame outside this package: the user's line that made the op."""
-    package = os.path.dirname(__file__)
-    frame = sys._getframe(1)
-    while frame is not None and os.path.dirname(frame.f_code.co_filename) == package:
-        frame = frame.f_back
-    return "unknown" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-def _bad_values(a: np.ndarray) -> str:
-    if a.dtype.kind != "f" or np.isfinite(a).all():
-        return ""
-    n_nan = int(np.isnan(a).sum())
-    return f"{n_nan} NaN and {a.size - n_nan - int(np.isfinite(a).sum())} inf of {a.size} values"
-
-
-def _created_at(ctx: Function) -> str:
-    return getattr(ctx, "_created_at", "unknown (made outside detect_anomaly)")
-
-
-def _check_forward(ctx: Function, data: np.ndarray, tensors: list[Tensor]) -> None:
-    where = _caller()
-    ctx._created_at = where
-    bad = _bad_values(data)
-    node = _GradMode.backward_of
-    if bad and node is not None:
-        raise AnomalyError(
-            f"{node.op_name()} backward produced {bad} (in its {ctx.op_name()} step); "
-            f"the {node.op_name()} was created at {_created_at(node)}"
-        )
-    if bad:
-        sources = [f"input {i} ({_bad_values(t.data)})" for i, t in enumerate(tensors) if _bad_values(t.data)]
-        origin = "from non-finite " + ", ".join(sources) if sources else "from finite inputs"
-        shapes = ", ".join(str(t.shape) for t in tensors)
-        raise AnomalyError(f"{ctx.op_name()} produced {bad} {origin} (input shapes {shapes}), at {where}")
-
-
-def _check_backward(ctx: Function, i: int, g: Tensor) -> None:
-    bad = _bad_values(g.data)
-    if bad:
-        raise AnomalyError(
-            f"{ctx.op_name()} backward produced {bad} in the gradient of input {i} "
-            f"(shape {ctx.parents[i].shape}); the {ctx.op_name()} was created at {_created_at(ctx)}"
-        )
+def register_tensor_type(cls: type) -> None:
+    """Tell the engine which class its values are (called once, by ``tensor.py``)."""
+    global _T
+    _T = cls
 
 
 class GraphFreedError(RuntimeError):
     """Backward reached a node whose saved values were freed by an earlier backward."""
 
 
+class ModifiedInPlaceError(RuntimeError):
+    """A value saved for backward was changed in place after it was saved."""
+
+
+# ---- version counters ------------------------------------------------------------------
+# Every in-place change of a tensor's buffer bumps the buffer's counter (shared by views)
+# and stamps it with a tick of one global clock; a node remembers the clock when it was
+# made. Backward re-checks a node's saved values only when the clock moved since then,
+# so ordinary training (no in-place change between forward and backward) pays one compare.
+
+
+class Version:
+    """How often a buffer was changed in place (``count``), and when last (``stamp``)."""
+
+    __slots__ = ("count", "stamp")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.stamp = 0
+
+
+_ticks = itertools.count(1)
+_clock = [0]  # the stamp of the latest in-place change anywhere
+
+
+def version_of(t: Tensor) -> Version:
+    """``t``'s counter, made on first use (most tensors are never changed in place)."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = Version()
+    return vc
+
+
+def bump_version(t: Tensor) -> None:
+    """Record that ``t``'s buffer was just changed in place (in-place ops, optimizers)."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = Version()
+    vc.count += 1
+    vc.stamp = _clock[0] = next(_ticks)
+
+
+def _check_versions(ctx: Function, out: Tensor) -> None:
+    """Raise if a saved input or the saved output was changed in place after ``ctx`` was made."""
+    saved = getattr(ctx, "_saved", None)
+    if not saved:
+        return
+    saved_ids = {id(a) for a in saved}
+    tensors = (*ctx.parents, out)
+    for i, x in enumerate(tensors):
+        vc = x._vc
+        if vc is not None and vc.stamp > ctx._t and id(x._data) in saved_ids:
+            what = "its output" if i == len(tensors) - 1 else f"input {i}"
+            label = f" '{x.name}'" if x.name else ""
+            raise ModifiedInPlaceError(
+                f"{ctx.op_name()}: {what}{label} of shape {x.shape} was modified by an in-place operation "
+                f"(now at version {vc.count}) after it was saved for backward; compute the loss again after "
+                "the update, or update out of place"
+            )
+
+
+# ---- the op base class ------------------------------------------------------------------
+
+
 class Function:
     """Base class of every op: ``forward`` on arrays, ``backward`` on Tensors.
 
     Subclass it with two static methods and call ``MyOp.apply(*inputs, **options)``.
-    Positional inputs are tensors (arrays and numbers become constants); keyword
-    options are passed to ``forward`` unchanged and are not differentiated.
-    ``backward(ctx, grad)`` returns one gradient per positional input (or ``None``);
-    gradients may have the broadcast shape, the engine sums them back.
+    Positional inputs are tensors (numbers and arrays become constants: numbers and
+    integer arrays in the dtype of the first float tensor input, so a Python scalar
+    never changes a tensor's dtype); keyword options are passed to ``forward``
+    unchanged and are not differentiated. ``backward(ctx, grad)`` returns one
+    gradient per positional input (or ``None``); gradients may have the broadcast
+    shape, the engine sums them back. A ``forward`` may return a tuple of arrays:
+    ``apply`` then returns a tuple of tensors and ``backward(ctx, *grads)`` gets one
+    gradient per output (zeros for outputs that received none).
 
     The engine's fields are slots; the built-in ops declare what they keep on ``ctx``
-    in ``__slots__`` too (smaller nodes, faster attribute access). A subclass without
-    ``__slots__`` gets an ordinary ``__dict__``, so your own ops can set anything.
+    in ``__slots__`` too. A subclass without ``__slots__`` gets an ordinary
+    ``__dict__``, so your own ops can set anything.
     """
 
-    __slots__ = ("parents", "needs_input_grad", "_saved", "_output", "_created_at", "__weakref__")
+    __slots__ = ("parents", "needs_input_grad", "_saved", "_output", "_created_at", "_t", "__weakref__")
     parents: tuple[Tensor, ...]
     needs_input_grad: tuple[bool, ...]
+    backward_arrays: Callable | None = None  # optional first-order rule on arrays (see the module doc)
+    is_view = False  # outputs may share the first input's memory (then they share its version counter)
 
     @staticmethod
     def forward(ctx: Function, *inputs: np.ndarray, **options: Any) -> np.ndarray:
@@ -211,55 +180,49 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple[Tensor, ...]:
+        """The saved arrays as tensors: a saved input (or the output) is that very graph tensor.
+
+        Matched by array identity: distinct tensors never share an array object (``detach``
+        and ``Tensor(array)`` take a view), so a detached copy of ``x`` stays a constant.
+        """
         saved = self.saved_arrays
-        # Identity, not equality: a saved input (or the output) is that very tensor, so a
-        # second derivative flows through it. Anything else saved is a constant.
-        known = {id(t.data): t for t in self.parents}
+        known = {id(t._data): t for t in self.parents}
         out = getattr(self, "_output", None)
         if out is not None:
-            known[id(out.data)] = out
-        return tuple([known[id(a)] if id(a) in known else Tensor(a) for a in saved])
+            known[id(out._data)] = out
+        return tuple([known[id(a)] if id(a) in known else _T._make(a, None) for a in saved])
 
     @classmethod
-    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
-        tensors = inputs
+    def apply(cls, *inputs: Any, **options: Any) -> Any:
         for x in inputs:
-            if not isinstance(x, Tensor):  # numbers and arrays become constants
-                tensors = tuple([x if isinstance(x, Tensor) else Tensor(x) for x in inputs])
+            if not isinstance(x, _T):
+                inputs = _T._constants(inputs)
                 break
+        if len(inputs) == 2:  # the common case, without building lists
+            a, b = inputs
+            needs, arrays = (a.requires_grad, b.requires_grad), (a._data, b._data)
+        else:
+            needs, arrays = tuple([t.requires_grad for t in inputs]), [t._data for t in inputs]
         ctx = cls.__new__(cls)
-        record = False
-        if _GradMode.enabled:
-            needs = tuple(map(_requires_grad, tensors))
-            if True in needs:
-                record, ctx.needs_input_grad = True, needs
-        try:
-            if len(tensors) == 2:  # the common cases without building an argument list
-                data = cls.forward(ctx, tensors[0].data, tensors[1].data, **options)
-            elif len(tensors) == 1:
-                data = cls.forward(ctx, tensors[0].data, **options)
-            else:
-                data = cls.forward(ctx, *[t.data for t in tensors], **options)
-        except (ValueError, IndexError, TypeError) as e:
-            name = cls.op_name()
-            message = str(e)
-            if not message.startswith(name + ":"):
-                shapes = ", ".join(str(t.shape) for t in tensors)
-                message = f"{name}: {message} (input shapes {shapes})"
-            # The plain built-in type: NumPy's subclasses (AxisError, UFuncTypeError) are implementation details.
-            kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))
-            raise kind(message) from None
-        if type(data) is not np.ndarray:  # NumPy returns scalars for 0-d results
-            scalar, data = data, np.asarray(data)
-            saved = getattr(ctx, "_saved", None)
-            if saved:  # keep "saved the output" recognisable
-                ctx._saved = tuple([data if s is scalar else s for s in saved])
-        if _GradMode.anomaly:
-            _check_forward(ctx, data, tensors)
-        out = _new_tensor(Tensor)
-        out.data, out.grad, out.name = data, None, None
+        mode = _mode.get()
+        record = mode.enabled and True in needs
         if record:
-            ctx.parents = tensors
+            ctx.needs_input_grad = needs
+        try:
+            data = cls.forward(ctx, *arrays, **options)
+        except (ValueError, IndexError, TypeError) as e:
+            raise _forward_error(cls, e, inputs) from e
+        if type(data) is not np.ndarray:
+            if type(data) is tuple:
+                return _several_outputs(ctx, data, inputs, record)
+            data = _zero_d_output(ctx, data)
+        if mode.anomaly:
+            anomaly.check_forward(ctx, data, inputs)
+        out = _new_tensor(_T)
+        out._data, out.grad, out.name, out._hooks = data, None, None, None
+        out._vc = _shared_version(inputs[0], data) if cls.is_view else None
+        if record:
+            ctx.parents, ctx._t = inputs, _clock[0]
             out.requires_grad, out._ctx = True, ctx
         else:
             out.requires_grad, out._ctx = False, None
@@ -267,12 +230,75 @@ class Function:
 
 
 _new_tensor = object.__new__
-_requires_grad = operator.attrgetter("requires_grad")
 
 
-def _wrap(data: np.ndarray) -> Tensor:
-    """An array as a tensor outside the graph (first-order fast paths; constants)."""
-    return Tensor._make(data, None)
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory (NumPy points every view at it)."""
+    return a if a.base is None else a.base
+
+
+def _shared_version(source: Tensor, data: np.ndarray) -> Version | None:
+    """A view op's output shares its input's counter when it really shares its memory."""
+    return version_of(source) if _owner(data) is _owner(source._data) else None
+
+
+def _forward_error(cls: type[Function], e: Exception, inputs: tuple) -> Exception:
+    """A forward's error as the plain built-in type, prefixed with the op and the input shapes."""
+    name = cls.op_name()
+    message = str(e)
+    if not message.startswith(name + ":"):
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        message = f"{name}: {message} (input shapes {shapes})"
+    # NumPy's subclasses (AxisError, UFuncTypeError) are implementation details.
+    kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(e, k))
+    return kind(message)
+
+
+def _zero_d_output(ctx: Function, value: Any) -> np.ndarray:
+    """NumPy returns scalars for 0-d results: make an array, and keep 'saved the output' recognisable."""
+    data = np.asarray(value)
+    saved = getattr(ctx, "_saved", None)
+    if saved:
+        ctx._saved = tuple([data if s is value else s for s in saved])
+    return data
+
+
+class OutputOf(Function):
+    """Output ``index`` of an op whose forward returned several arrays.
+
+    Its backward calls the op's own backward with zeros for the other outputs. That
+    is linear in the output gradients, so the parts' contributions add up to the whole.
+    """
+
+    __slots__ = ("op", "index", "outputs")
+
+    @staticmethod
+    def backward(ctx: OutputOf, grad: Tensor) -> Any:
+        grads = [grad if i == ctx.index else _T._make(np.zeros_like(a), None) for i, a in enumerate(ctx.outputs)]
+        op = ctx.op
+        return type(op).backward(op, *grads)
+
+    def op_name(self) -> str:  # type: ignore[override]
+        return f"{self.op.op_name()}[{self.index}]"
+
+
+def _several_outputs(ctx: Function, arrays: tuple, inputs: tuple, record: bool) -> tuple:
+    arrays = tuple(np.asarray(a) for a in arrays)
+    if record:
+        ctx.parents, ctx._t = inputs, _clock[0]
+    outs = []
+    for i, a in enumerate(arrays):
+        part = None
+        if record:
+            part = OutputOf.__new__(OutputOf)
+            part.op, part.index, part.outputs = ctx, i, arrays
+            part.parents, part.needs_input_grad, part._t = inputs, ctx.needs_input_grad, ctx._t
+            part._saved = getattr(ctx, "_saved", ())
+        outs.append(_T._make(a, part))
+    return tuple(outs)
+
+
+# ---- un-broadcasting -----------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=256)
@@ -291,36 +317,63 @@ def _summed_axes(gshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, 
 
 
 def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a gradient back to ``shape`` (the one place broadcasting is undone)."""
-    gshape = grad.data.shape
-    if gshape == shape:
+    """Sum a gradient back to ``shape`` (the one place broadcasting is undone), as a graph op."""
+    if grad.shape == shape:
         return grad
-    axes = _summed_axes(gshape, shape)
-    if _GradMode.enabled:  # create_graph: the sum must be part of the graph
-        summed = ops.Sum.apply(grad, axis=axes, keepdims=False)
-        return summed if summed.data.shape == shape else summed.reshape(shape)
-    g = grad.data
+    summed = grad.sum(axis=_summed_axes(grad.shape, shape))
+    return summed if summed.shape == shape else summed.reshape(shape)
+
+
+def unbroadcast_array(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`unbroadcast` on a plain array (first-order passes); proven equal by a test."""
+    axes = _summed_axes(g.shape, shape)
     if axes == (0,) and g.ndim == 2:  # a bias gradient: column sums as one BLAS product, 3-4x faster
-        summed = _ones((len(g),), g.dtype) @ g
+        summed = ones((len(g),), g.dtype) @ g
     else:
         summed = np.asarray(np.add.reduce(g, axis=axes))  # a full sum gives a NumPy scalar
-    return _wrap(summed if summed.shape == shape else summed.reshape(shape))
+    return summed if summed.shape == shape else summed.reshape(shape)
 
 
-@functools.lru_cache(maxsize=32)
-def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A read-only array of ones, made once per shape: seeds of scalar losses, column sums."""
-    ones = np.ones(shape, dtype)
-    ones.flags.writeable = False  # shared by every call (a seed never becomes a leaf's .grad)
-    return ones
+SMALL_CACHE_BYTES = 1 << 16  # arrays above this are made afresh each time, never kept in a cache
 
 
-def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
+def small_cache(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Cache ``fn``'s read-only results up to 32 entries of at most ``SMALL_CACHE_BYTES`` each.
+
+    Batch-sized helpers (ones vectors, offsets) repeat every step, but a cache must not
+    keep a million-row array alive after the data it served is gone.
+    """
+    cached = functools.lru_cache(maxsize=32)(fn)
+
+    @functools.wraps(fn)
+    def wrapper(shape: Any, *args: Any) -> np.ndarray:
+        n = math.prod(shape) if isinstance(shape, tuple) else shape
+        if n * 8 > SMALL_CACHE_BYTES:
+            return fn(shape, *args)
+        return cached(shape, *args)
+
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper
+
+
+@small_cache
+def ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ones: seeds of scalar losses, column sums."""
+    a = np.ones(shape, dtype)
+    a.flags.writeable = False  # shared by every call (a seed never becomes a leaf's .grad)
+    return a
+
+
+# ---- backprop ---------------------------------------------------------------------------------
+
+
+def _toposort(roots: Sequence[Tensor], targets: set[Tensor] | None = None) -> list[Tensor]:
     """The op outputs behind ``roots``, each after all of its inputs (iterative DFS, no recursion).
 
     Leaves are not listed: nothing flows out of them, their gradients just wait to be
-    accumulated. Tensors go into sets and dicts as themselves: they hash by identity,
-    and distinct objects never share a hash, so their elementwise ``==`` is never called.
+    accumulated. With ``targets`` (``tg.grad``'s inputs) only the nodes whose backward
+    leads to a target are kept, so the rest of the graph is left intact. Tensors hash
+    by identity.
     """
     order: list[Tensor] = []
     seen: set[Tensor] = set()
@@ -339,21 +392,55 @@ def _toposort(roots: Sequence[Tensor]) -> list[Tensor]:
             else:
                 stack.pop()
                 order.append(t)
-    return order
+    if targets is None:
+        return order
+    wanted, kept = set(targets), []
+    for t in order:
+        if any(p in wanted for p in t._ctx.parents):
+            wanted.add(t)
+            kept.append(t)
+    return kept
 
 
-def _as_gradient(g: Any, like: Tensor, ctx: Function, index: int) -> Tensor:
+def _as_gradient(g: Any, like: Tensor, ctx: Function, index: int, create_graph: bool) -> Tensor:
     """A backward's result as a Tensor of its input's shape and dtype (broadcasts summed back)."""
-    g = g if isinstance(g, Tensor) else Tensor(g, dtype=like.dtype)
+    if not isinstance(g, _T | np.ndarray | int | float | np.number):
+        raise TypeError(
+            f"{ctx.op_name()}: backward returned a {type(g).__name__} for input {index}; "
+            "return a Tensor, a NumPy array or None per input"
+        )
+    if not isinstance(g, _T):
+        g = _T._make(np.asarray(g, dtype=like._data.dtype), None)
     try:
-        g = unbroadcast(g, like.data.shape)
+        if create_graph:
+            g = unbroadcast(g, like._data.shape)
+        elif g._data.shape != like._data.shape:
+            g = _T._make(unbroadcast_array(g._data, like._data.shape), None)
     except ValueError:
         raise ValueError(
             f"{ctx.op_name()}: backward returned a gradient of shape {g.shape} for input {index} of shape {like.shape}"
         ) from None
-    if g.data.dtype != like.data.dtype:
-        g = g.astype(like.data.dtype)
+    if g._data.dtype != like._data.dtype:
+        g = g.astype(like._data.dtype)
     return g
+
+
+def _checked_backward(ctx: Function, g: Tensor) -> Any:
+    """A node's rule (the definition) under anomaly mode: its forward ops are named as parts of this backward."""
+    token = anomaly.backward_of.set(ctx)
+    try:
+        return type(ctx).backward(ctx, g)
+    finally:
+        anomaly.backward_of.reset(token)
+
+
+def _as_tuple(in_grads: Any, ctx: Function) -> tuple:
+    """A rule's result as one gradient per input, or an error naming the op."""
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if len(in_grads) != len(ctx.parents):
+        raise ValueError(f"{ctx.op_name()}: backward returned {len(in_grads)} gradients for {len(ctx.parents)} inputs")
+    return in_grads
 
 
 def _backprop(
@@ -361,88 +448,153 @@ def _backprop(
     seeds: Sequence[Tensor],
     retain_graph: bool,
     create_graph: bool,
-    capture: dict[int, Tensor | None] | None = None,
+    capture: dict[Tensor, Tensor | None] | None = None,
 ) -> None:
     """Propagate ``seeds`` from ``roots`` to every tensor that needs a gradient.
 
-    With ``capture`` (ids of wanted tensors) the gradients are stored there and
-    leaves' ``.grad`` are left alone (``tg.grad``); otherwise leaves accumulate.
+    With ``capture`` (``tg.grad``'s inputs) only the nodes leading to those tensors run
+    and their gradients are stored there, leaves' ``.grad`` untouched; otherwise leaves
+    accumulate.
     """
     grads: dict[Tensor, Tensor] = {}
-    shared: set[int] = set()  # buffers a leaf must not keep as its own .grad (see the end)
     for r, s in zip(roots, seeds):
         grads[r] = grads[r] + s if r in grads else s
-        shared.add(id(s.data))
-    order = _toposort(roots)
-    previous_mode, _GradMode.enabled = _GradMode.enabled, create_graph  # record the rules only for create_graph
+    order = _toposort(roots, None if capture is None else set(capture))
+    mode = _mode.get()
+    check = mode.anomaly
+    token = _mode.set(mode.with_(enabled=create_graph))  # record the rules only for create_graph
     try:
         for t in reversed(order):
             g = grads.pop(t, None)
             if g is None:
                 continue
-            if capture is not None and id(t) in capture:
-                capture[id(t)] = g
+            if t._hooks is not None:
+                g = _run_hooks(t, g, create_graph)
+            if capture is not None and t in capture:
+                capture[t] = g
             ctx = t._ctx
+            if _clock[0] > ctx._t:  # something changed in place since this node was made
+                _check_versions(ctx, t)
+            cls = type(ctx)
             ctx._output = t  # reachable for saved_tensors while its backward runs
-            if _GradMode.anomaly:
-                _GradMode.backward_of = ctx
             try:
-                in_grads = type(ctx).backward(ctx, g)
+                if check:
+                    in_grads = _checked_backward(ctx, g)
+                elif create_graph or cls.backward_arrays is None:
+                    in_grads = cls.backward(ctx, g)
+                else:  # a first-order pass: the op's array twin of its rule
+                    in_grads = cls.backward_arrays(ctx, g._data)
             finally:
-                ctx._output = _GradMode.backward_of = None
+                ctx._output = None
             if not retain_graph:
                 ctx._saved = None
-            parents = ctx.parents
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            if len(in_grads) != len(parents):
-                raise ValueError(
-                    f"{ctx.op_name()}: backward returned {len(in_grads)} gradients for {len(parents)} inputs"
-                )
-            for i, p in enumerate(parents):
-                pg = in_grads[i]
+            if type(in_grads) is not tuple or len(in_grads) != len(ctx.parents):
+                in_grads = _as_tuple(in_grads, ctx)
+            for i, (p, pg) in enumerate(zip(ctx.parents, in_grads)):
                 if pg is None or not p.requires_grad:
                     continue
-                if type(pg) is not Tensor or pg.data.shape != p.data.shape or pg.data.dtype != p.data.dtype:
-                    pg = _as_gradient(pg, p, ctx, i)
-                if _GradMode.anomaly:
-                    _check_backward(ctx, i, pg)
+                if type(pg) is np.ndarray and pg.shape == p._data.shape and pg.dtype == p._data.dtype:
+                    pg = _T._make(pg, None)  # what array rules return
+                elif type(pg) is not _T or pg._data.shape != p._data.shape or pg._data.dtype != p._data.dtype:
+                    pg = _as_gradient(pg, p, ctx, i, create_graph)
+                if check:
+                    anomaly.check_backward(ctx, i, pg._data)
                 prev = grads.get(p)
                 grads[p] = pg if prev is None else prev + pg
-        # What is left are the leaves' gradients, stored only now: a failed backward leaves .grad untouched.
-        if capture is not None:
-            for t, g in grads.items():
-                if id(t) in capture:
-                    capture[id(t)] = g
-            return
-        # A leaf keeps g's buffer as its .grad unless someone else may hold it: a view
-        # (reshape, expand, ...), a seed (maybe the caller's array), another leaf's grad.
-        for t, g in grads.items():
-            t._accumulate_grad(g, g.data.base is None and id(g.data) not in shared)
-            shared.add(id(g.data))
+        _finish(grads, seeds, create_graph, capture)
     finally:
-        _GradMode.enabled = previous_mode
+        _mode.reset(token)
 
 
-def _owner(a: np.ndarray) -> np.ndarray:
-    """The array that owns ``a``'s memory (NumPy points every view at it)."""
-    return a if a.base is None else a.base
+def _finish(grads: dict[Tensor, Tensor], seeds: Sequence[Tensor], create_graph: bool, capture: dict | None) -> None:
+    """Store what is left, the leaves' (or tg.grad's inputs') gradients, only now: a failed
+    backward leaves every ``.grad`` untouched."""
+    if capture is not None:
+        grads = {t: g for t, g in grads.items() if t in capture}
+    for t, g in grads.items():
+        if t._hooks is not None:
+            grads[t] = _run_hooks(t, g, create_graph)
+    if capture is not None:
+        capture.update(grads)
+        return
+    # A leaf keeps g's buffer as its own unless someone else may hold it: a view (reshape,
+    # expand), a seed (maybe the caller's array), another leaf's grad.
+    shared = {id(s._data) for s in seeds}
+    for t, g in grads.items():
+        owned = g._data.base is None and id(g._data) not in shared
+        shared.add(id(g._data))
+        if t.grad is not None:  # under create_graph the sum stays differentiable
+            t.grad = t.grad + g if create_graph else _T._make(t.grad._data + g._data, None)
+        elif owned or g._ctx is not None:  # a graph tensor (create_graph) must stay itself
+            t.grad = g
+        else:
+            t.grad = _T._make(g._data.copy(), None)
+
+
+# ---- hooks ------------------------------------------------------------------------------------
+
+_RETAIN = object()  # the marker retain_grad() puts among a tensor's hooks
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self.hooks, self.id = hooks, next(self._ids)
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
+def add_hook(t: Tensor, fn: Any) -> RemovableHandle:
+    if t._hooks is None:
+        t._hooks = {}
+    handle = RemovableHandle(t._hooks)
+    t._hooks[handle.id] = fn
+    return handle
+
+
+def _run_hooks(t: Tensor, g: Tensor, create_graph: bool) -> Tensor:
+    """Call ``t``'s hooks in order, each with the gradient so far (a hook may return a new one)."""
+    for fn in list(t._hooks.values()):
+        if fn is _RETAIN:
+            continue
+        new = fn(g)
+        if new is not None:
+            if not isinstance(new, _T) or new.shape != g.shape:
+                shape = getattr(new, "shape", None)
+                raise TypeError(
+                    f"hook {getattr(fn, '__name__', fn)!r}: must return None or a Tensor of shape {g.shape}, "
+                    f"got {type(new).__name__}" + (f" of shape {shape}" if shape is not None else "")
+                )
+            g = new
+    if _RETAIN in t._hooks.values() and t._ctx is not None:
+        copy = g if create_graph else _T._make(g._data.copy(), None)
+        t.grad = copy if t.grad is None else t.grad + copy
+    return g
+
+
+# ---- entry points -------------------------------------------------------------------------------
 
 
 def _seed(output: Tensor, gradient: Any, what: str) -> Tensor:
     if gradient is None:
-        if output.data.size != 1:
+        if output._data.size != 1:
             raise ValueError(
                 f"{what}: output of shape {output.shape} is not a scalar; pass a gradient of the same shape"
             )
-        return Tensor._make(_ones(output.data.shape, output.data.dtype), None)
-    g = gradient if isinstance(gradient, Tensor) else Tensor(gradient, dtype=output.dtype)
+        return _T._make(ones(output._data.shape, output._data.dtype), None)
+    g = gradient if isinstance(gradient, _T) else _T(gradient, dtype=output.dtype)
     if g.shape != output.shape:
         raise ValueError(f"{what}: gradient of shape {g.shape} does not match output of shape {output.shape}")
     return g
 
 
-def _check_requires_grad(t: Tensor, what: str) -> None:
+def _check_requires_grad(t: Any, what: str) -> None:
+    if not isinstance(t, _T):
+        raise TypeError(f"{what}: expected Tensors, got a {type(t).__name__}")
     if not t.requires_grad:
         label = f" '{t.name}'" if t.name else ""
         raise RuntimeError(
@@ -451,17 +603,35 @@ def _check_requires_grad(t: Tensor, what: str) -> None:
         )
 
 
+def _as_list(x: Any, n: int | None, what: str) -> list:
+    """One tensor (or gradient) or a sequence of them, as a list (of ``n`` items when given)."""
+    items = [x] if isinstance(x, _T) or not isinstance(x, list | tuple) else list(x)
+    if n is not None and len(items) != n:
+        raise ValueError(f"{what}: {len(items)} gradients for {n} outputs")
+    return items
+
+
 def backward(
-    output: Tensor,
-    gradient: Any = None,
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> None:
-    """Accumulate d(output)/d(leaf) into every leaf's ``.grad``."""
-    _check_requires_grad(output, "backward")
-    seed = _seed(output, gradient, "backward")
+    """Accumulate d(sum of tensors)/d(leaf) into every leaf's ``.grad``.
+
+    ``tensors`` is one tensor or a list; ``grad_tensors`` one gradient per tensor
+    (``None`` for a scalar, which is seeded with 1).
+    """
+    if isinstance(tensors, _T):
+        outs, grad_tensors = [tensors], [grad_tensors]
+    else:
+        outs = _as_list(tensors, None, "backward")
+        grad_tensors = [None] * len(outs) if grad_tensors is None else _as_list(grad_tensors, len(outs), "backward")
+    for o in outs:
+        _check_requires_grad(o, "backward")
+    seeds = [_seed(o, g, "backward") for o, g in zip(outs, grad_tensors)]
     keep = create_graph if retain_graph is None else retain_graph
-    _backprop([output], [seed], keep, create_graph)
+    _backprop(outs, seeds, keep, create_graph)
 
 
 def grad(
@@ -474,40 +644,36 @@ def grad(
 ) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
 
+    Walks only the nodes between them (an intermediate input's own graph stays intact).
     With ``create_graph=True`` the returned tensors are part of a graph and can be
     differentiated again (Hessian-vector products, second derivatives).
     """
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    outs = _as_list(outputs, None, "grad")
+    ins = _as_list(inputs, None, "grad")
     if grad_outputs is None:
         grad_outputs = [None] * len(outs)
-    elif not isinstance(grad_outputs, list | tuple):
+    elif isinstance(outputs, _T) or not isinstance(grad_outputs, list | tuple):
         grad_outputs = [grad_outputs]
-    if len(grad_outputs) != len(outs):
-        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outs)} outputs")
-    for o in outs:
-        _check_requires_grad(o, "grad")
-    for x in ins:
-        _check_requires_grad(x, "grad")
+    grad_outputs = _as_list(grad_outputs, len(outs), "grad")
+    for t in (*outs, *ins):
+        _check_requires_grad(t, "grad")
     seeds = [_seed(o, g, "grad") for o, g in zip(outs, grad_outputs)]
-    capture: dict[int, Tensor | None] = {id(x): None for x in ins}
+    capture: dict[Tensor, Tensor | None] = dict.fromkeys(ins)
     keep = create_graph if retain_graph is None else retain_graph
     _backprop(outs, seeds, keep, create_graph, capture)
-    result = tuple(capture[id(x)] for x in ins)
-    # d x / d x is the seed itself (or a view of it), which may be shared (a cached ones array,
-    # the caller's array): copy it.
-    seed_buffers = {id(_owner(s.data)) for s in seeds}
-    result = tuple(_wrap(g.data.copy()) if g is not None and id(_owner(g.data)) in seed_buffers else g for g in result)
-    for i, (x, g) in enumerate(zip(ins, result)):
+    # d x / d x is the seed itself (or a view of it): a constant one may be shared (a cached
+    # ones array, the caller's array), so it is copied; a seed in a graph stays itself.
+    seed_buffers = {id(_owner(s._data)) for s in seeds}
+    result = []
+    for i, x in enumerate(ins):
+        g = capture[x]
         if g is None and not allow_unused:
             label = f" '{x.name}'" if x.name else ""
             raise ValueError(
                 f"grad: input {i}{label} of shape {x.shape} is not used to compute the outputs "
                 "(pass allow_unused=True to get None for it)"
             )
-    return result
-
-
-# Imported last: tensor.py and ops.py build on the names above.
-from . import ops  # noqa: E402
-from .tensor import Tensor  # noqa: E402
+        if g is not None and not g.requires_grad and id(_owner(g._data)) in seed_buffers:
+            g = _T._make(g._data.copy(), None)
+        result.append(g)
+    return tuple(result)

@@ -7,13 +7,12 @@ Tensor operations so Newton's method can take Hessian-vector products.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .autograd import Function, _GradMode
+from .autograd import Function, small_cache
 from .tensor import Tensor
 
 
@@ -98,34 +97,41 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        need_z, need_y = ctx.needs_input_grad
-        if not _GradMode.enabled and not need_y:  # first order: σ(z) = exp(z - softplus(z)) in plain NumPy
-            z, y = ctx.saved_arrays
-            d = np.exp(z - ctx.softplus)
-            d -= y
-            d *= float(grad.data) / z.size
-            return Tensor._make(np.asarray(d), None), None  # asarray: a 0-d z gives NumPy scalars
         z, y = ctx.saved_tensors
+        need_z, need_y = ctx.needs_input_grad
         scale = grad / z.data.size
         return ((z.sigmoid() - y) * scale if need_z else None), (-z * scale if need_y else None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        """The same rule with σ(z) = exp(z - softplus(z)), reusing forward's softplus."""
+        z, y = ctx.saved_arrays
+        need_z, need_y = ctx.needs_input_grad
+        scale = float(grad) / z.size
+        dz = None
+        if need_z:
+            dz = np.exp(z - ctx.softplus)
+            dz -= y
+            dz *= scale
+        return (np.asarray(dz) if need_z else None), (np.asarray(-z * scale) if need_y else None)
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
     """Mean of -[y log σ(z) + (1-y) log(1-σ(z))], computed from logits: no log(0), no overflow."""
     logits = _tensor(logits)
     y = targets if isinstance(targets, Tensor) else Tensor(np.asarray(targets), dtype=logits.dtype)
-    if y.data.shape != logits.data.shape:
+    if y._data.shape != logits._data.shape:
         raise ValueError(
             f"binary_cross_entropy_with_logits: targets of shape {y.shape} do not match logits of shape {logits.shape}"
         )
-    if logits.data.size == 0:
+    if logits._data.size == 0:
         raise ValueError("binary_cross_entropy_with_logits: empty batch (0 samples)")
     return BinaryCrossEntropyWithLogits.apply(logits, y)
 
 
 def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
     """Integer labels in [0, n_classes), returned as intp (what NumPy indexes with; no copy if already)."""
-    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    labels = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
     if labels.shape != (n,):
@@ -152,7 +158,7 @@ def _shifted_exp(logits: np.ndarray) -> np.ndarray:
     return e
 
 
-@functools.lru_cache(maxsize=32)
+@small_cache
 def _sample_offsets(n: int, step: int) -> np.ndarray:
     """0, step, 2·step, ...: where each sample's column starts (cached: batches repeat their size)."""
     offsets = np.arange(0, n * step, step)
@@ -177,35 +183,38 @@ class CrossEntropy(Function):
         np.exp(e, out=e)
         total = np.add.reduce(e, axis=0)
         ctx.save_for_backward(logits)
-        ctx.labels, ctx.picks, ctx.exp, ctx.total = labels, picks, e, total
+        ctx.labels, ctx.picks, ctx.exp, ctx.total = labels.copy(), picks, e, total  # copy: the caller may reuse it
         loss = (float(np.add.reduce(np.log(total))) - float(picked)) / len(labels)  # Python floats: no ufunc calls
         return np.asarray(loss, dtype=logits.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        n, labels = len(ctx.labels), ctx.labels
-        if _GradMode.enabled:  # create_graph: keep softmax in the graph for second order
-            (logits,) = ctx.saved_tensors
-            onehot = np.zeros(logits.shape, dtype=logits.dtype)
-            onehot[np.arange(n), labels] = 1
-            return (softmax(logits, axis=1) - onehot) * (grad / n)
-        # First order: (softmax - onehot)/n, written over forward's exp buffer (taken, so
-        # a retained graph's second backward recomputes it, in the same layout).
+        """(softmax(logits) - onehot) · grad / n, with softmax in the graph for second order."""
+        (logits,) = ctx.saved_tensors
+        n = len(ctx.labels)
+        onehot = np.zeros(logits.shape, dtype=logits.dtype)
+        onehot[np.arange(n), ctx.labels] = 1
+        return (softmax(logits, axis=1) - onehot) * (grad / n)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        """The same rule written over forward's exp buffer (taken, so a retained graph's
+        second backward recomputes it, in the same layout)."""
         e, ctx.exp = ctx.exp, None
         if e is None:
             e = np.exp(_shifted_exp(*ctx.saved_arrays))
-        scale = float(grad.data) / n  # a Python float keeps e's dtype, and is cheaper than a 0-d array
+        scale = float(grad) / len(ctx.labels)  # a Python float keeps e's dtype, and is cheaper than a 0-d array
         e *= scale / ctx.total
         e.ravel(order="K")[ctx.picks] -= scale  # ravel of a contiguous array: a view
-        return Tensor._make(e.T, None)
+        return e.T
 
 
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     """Mean multiclass log-loss from logits (n, C) and integer labels (n,)."""
     logits = _tensor(logits)
-    if logits.data.ndim != 2:
+    if logits._data.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (n, C), got {logits.shape}")
-    n, c = logits.data.shape
+    n, c = logits._data.shape
     if n == 0:
         raise ValueError("cross_entropy: empty batch (0 samples)")
     return CrossEntropy.apply(logits, labels=_check_labels(labels, n, c, "cross_entropy"))

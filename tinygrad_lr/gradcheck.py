@@ -19,8 +19,12 @@ Finite differences need float64: with ``eps=1e-6`` a float32 perturbation is at
 the level of its rounding error. Float32 inputs or outputs are refused with a
 ``TypeError`` (cast with ``x.astype(np.float64)`` first) rather than checked badly.
 
-Inputs are never mutated: perturbations are applied to private copies, and the
-check fails if ``f`` or its backward mutates an input or the upstream gradient.
+Inputs are never mutated: while an input is perturbed, that same Tensor object
+reads a private copy of its array, so ``f`` may be a closure over the tensors
+(``lambda *ps: model.loss(X, y)`` over ``model.parameters()``) and still see the
+perturbation; the caller's array is never written. The check fails if ``f`` or
+its backward mutates an input or the upstream gradient. ``check_model`` runs the
+first- and second-order checks on a model's loss.
 """
 
 from __future__ import annotations
@@ -104,20 +108,28 @@ def _as_list(inputs: Tensor | Sequence[Any]) -> list[Any]:
 
 
 def _numerical_columns(f: Fn, inputs: list[Any], i: int, eps: float, what: str):
-    """Yield (flat element index, d(all outputs, flattened)/d input[i][element]) by central differences."""
+    """Yield (flat element index, d(all outputs, flattened)/d input[i][element]) by central differences.
+
+    The input tensor itself reads a private copy while it is perturbed (its ``_data`` is
+    swapped, then restored), so closures over the tensor see the change and the caller's
+    array is never written.
+    """
     x = inputs[i]
-    buffer = np.array(x.data, dtype=np.float64)  # private copy: the caller's array is never touched
+    original_array = x._data
+    buffer = np.array(original_array, dtype=np.float64)
     flat = buffer.reshape(-1)
-    for j in range(flat.size):
-        original = flat[j]
-        values = []
-        for step in (eps, -eps):
-            flat[j] = original + step
-            args = list(inputs)
-            args[i] = Tensor(buffer, requires_grad=True, name=x.name)  # copies the buffer
-            values.append(np.concatenate([o.data.reshape(-1) for o in _outputs(f, args, what)]))
-        flat[j] = original
-        yield j, (values[0] - values[1]) / (2 * eps)
+    x._data = buffer
+    try:
+        for j in range(flat.size):
+            original = flat[j]
+            values = []
+            for step in (eps, -eps):
+                flat[j] = original + step
+                values.append(np.concatenate([o.data.reshape(-1) for o in _outputs(f, inputs, what)]))
+            flat[j] = original
+            yield j, (values[0] - values[1]) / (2 * eps)
+    finally:
+        x._data = original_array
 
 
 def _random_upstream(outs: Sequence[Tensor], rng: np.random.Generator) -> list[np.ndarray]:
@@ -390,3 +402,40 @@ def gradgradcheck(
         _check(first_derivative, inputs, eps, atol, rtol, seed, "gradgradcheck")
 
     return _run(check, raise_exception)
+
+
+def check_model(
+    model: Any,
+    X: Any,
+    y: Any,
+    l2: float = 0.0,
+    batch: int = 8,
+    second_order: bool = True,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> bool:
+    """Check ``model.loss(X, y, l2)``'s gradient (and its Hessian-vector products) on the first ``batch`` rows.
+
+    Differentiates with respect to ``model.parameters()`` through a closure, exactly as a
+    user would write it. The model must compute in float64 (finite differences need it).
+    Raises :class:`GradcheckError` on a mismatch; returns True otherwise.
+    """
+    params = model.parameters()
+    for k, p in enumerate(params):
+        if p.dtype != np.float64:
+            raise TypeError(
+                f"check_model: parameter {k} '{p.name}' is {p.dtype}; build the model with dtype=np.float64 to check it"
+            )
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"check_model: batch must be an integer >= 1, got {batch!r}")
+    Xb, yb = np.asarray(X[:batch], dtype=np.float64), np.asarray(y[:batch])
+
+    def loss(*_params: Tensor) -> Tensor:
+        return model.loss(Xb, yb, l2=l2)
+
+    gradcheck(loss, params, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    if second_order:
+        gradgradcheck(loss, params, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    return True

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import bump_version
 from .solvers import SolverResult, lbfgs, newton_cg
 from .tensor import Tensor
 
@@ -81,11 +82,14 @@ class Optimizer(ABC):
     def step(self) -> None:
         """One update of every parameter with a gradient; parameters without one are skipped.
 
-        Updates work on the arrays in place, so nothing is recorded and no grad mode is needed.
+        Updates work on the arrays in place, so nothing is recorded and no grad mode is needed;
+        each updated parameter's version is bumped, so a backward through a graph that saved
+        the old values raises instead of using the new ones.
         """
         for i, p in enumerate(self.params):
             if p.grad is not None:
-                self._update(i, p.data, p.grad.data)
+                self._update(i, p._data, p.grad._data)
+                bump_version(p)  # values saved for an earlier backward are stale now
         self.steps += 1
 
     @abstractmethod
