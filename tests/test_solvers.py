@@ -228,3 +228,28 @@ def test_solver_defaults_are_no_penalty_tol_1e_4_and_100_iterations(solve, rng):
     assert runs[0][:2] == runs[1][:2] and 1 < runs[0][0] < 100
     np.testing.assert_array_equal(runs[0][2], runs[1][2])
     np.testing.assert_array_equal(runs[0][3], runs[1][3])
+
+
+def test_newton_cg_default_budget_is_100_iterations():
+    # θ⁴: Newton shrinks θ by a third per step (linear convergence), far from tol=1e-300 after 100 steps.
+    curve = Curve(lambda t: t**4, 1.0)
+    result = newton_on(curve, tol=1e-300)
+    assert result.n_iter == 100 and not result.converged
+    assert curve.theta.item() == pytest.approx((2 / 3) ** 100, rel=1e-6)
+
+
+def test_lbfgs_passes_scikit_learns_settings_to_scipy(monkeypatch, rng):
+    """gtol=tol, ftol=64·eps, maxls=50 and maxiter=max_iter, as the docstring promises (and scikit-learn uses)."""
+    import scipy.optimize
+
+    seen, real = [], scipy.optimize.minimize
+    monkeypatch.setattr(scipy.optimize, "minimize", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    X, y = rng.standard_normal((30, 2)), rng.integers(0, 2, 30).astype(float)
+    solvers.lbfgs(models.LogisticRegression(2), X, y)
+    solvers.lbfgs(models.LogisticRegression(2), X, y, tol=1e-6, max_iter=7)
+    eps64 = 64 * np.finfo(float).eps
+    assert [kw["options"] for kw in seen] == [
+        {"maxiter": 100, "maxls": 50, "gtol": 1e-4, "ftol": eps64},
+        {"maxiter": 7, "maxls": 50, "gtol": 1e-6, "ftol": eps64},
+    ]
+    assert all(kw["method"] == "L-BFGS-B" and kw["jac"] is True for kw in seen)
