@@ -104,8 +104,9 @@ def test_bad_parameters_raise_at_fit():
 
 def test_not_converging_warns():
     X, y = make_classification(n_samples=80, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         LogisticRegressionClassifier(max_iter=1, tol=1e-12).fit(X, y)
+    assert record[0].filename == __file__  # attributed to the line that called fit, not to the library
 
 
 def test_mlp_lbfgs_and_fitted_layers():
