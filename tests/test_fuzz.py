@@ -15,13 +15,13 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import documented_exceptions
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SklearnLR
 from sklearn.neural_network import MLPClassifier as SklearnMLP
-from test_errors import documented_exceptions
 
 from tinygrad_lr import Tensor
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
