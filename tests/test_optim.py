@@ -104,7 +104,7 @@ class SignSGD(optim.Optimizer):
     """A user-written optimizer: only ``_update`` is defined, everything else comes from the base class."""
 
     def _update(self, i, p, g):
-        p -= self.lr * np.sign(g)
+        return p - self.lr * np.sign(g)
 
 
 def test_a_subclass_defining_only_update_steps_checkpoints_and_resumes():
