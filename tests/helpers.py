@@ -20,6 +20,7 @@ from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
 from tinygrad_lr import Tensor
+from tinygrad_lr.compiler import UntraceableError
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.gradcheck import gradcheck, gradgradcheck
 from tinygrad_lr.graph import GraphvizNotFoundError
@@ -110,6 +111,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         IDXError,
         GraphvizNotFoundError,
         NotFittedError,
+        UntraceableError,
     )
 }
 
