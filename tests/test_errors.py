@@ -623,20 +623,21 @@ def test_a_save_failing_at_any_step_keeps_the_old_checkpoint_and_leaves_no_temp_
 
 
 @pytest.mark.parametrize(
-    "bad",
+    "bad, error, message",
     [
-        dict(extra={"when": object()}),
-        dict(rng=np.random.RandomState(0)),
-        dict(rng=np.random.Generator(np.random.MT19937(0))),
+        (dict(extra={"when": object()}), TypeError, "extra"),  # not JSON: the wrong kind of value
+        (dict(rng=np.random.RandomState(0)), TypeError, "RandomState"),  # not a Generator at all
+        (dict(rng=np.random.Generator(np.random.MT19937(0))), ValueError, "MT19937"),  # a Generator we cannot store
     ],
     ids=["extra-not-json", "legacy-rng", "mt19937-rng"],
 )
-def test_a_save_refused_for_bad_arguments_touches_nothing(tmp_path, bad):
+def test_a_save_refused_for_bad_arguments_touches_nothing(tmp_path, bad, error, message):
     path = tmp_path / "model.npz"
     io.save(models.LogisticRegression(3), path)
     old = path.read_bytes()
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(error, match=message) as info:
         io.save(models.LogisticRegression(3, seed=9), path, **bad)
+    assert type(info.value) is error
     assert path.read_bytes() == old and files_in(tmp_path) == ["model.npz"]
 
 
@@ -666,19 +667,20 @@ def test_a_failed_backward_leaves_every_grad_untouched():
 
 
 @pytest.mark.parametrize(
-    "bad_fit",
+    "bad_fit, error",
     [
-        lambda est: est.fit(with_value(np.nan), Y20),
-        lambda est: est.set_params(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20),  # diverges mid-training
+        (lambda est: est.fit(with_value(np.nan), Y20), ValueError),
+        (lambda est: est.set_params(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20), FloatingPointError),  # mid-fit
     ],
     ids=["bad-input", "diverges"],
 )
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_a_failed_refit_keeps_the_fitted_estimator(bad_fit):
+def test_a_failed_refit_keeps_the_fitted_estimator(bad_fit, error):
     est = estimator(solver="newton").fit(X20, Y20)
     coef, proba = est.coef_.copy(), est.predict_proba(X20)
-    with pytest.raises((ValueError, FloatingPointError)):
+    with pytest.raises(error) as info:
         bad_fit(est)
+    assert type(info.value) is error
     np.testing.assert_array_equal(est.coef_, coef)
     np.testing.assert_array_equal(est.predict_proba(X20), proba)
 

@@ -1,5 +1,6 @@
 """The scikit-learn estimators: sklearn's own checks, its optimum, and its tooling."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -12,8 +13,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from tinygrad_lr import solvers
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
-from tinygrad_lr.models import SoftmaxRegression
+from tinygrad_lr.models import LogisticRegression, SoftmaxRegression
 
 
 # No check is exempted: all of scikit-learn 1.9's checks run and pass for the three estimators.
@@ -104,8 +106,9 @@ def test_bad_parameters_raise_at_fit():
 
 def test_not_converging_warns():
     X, y = make_classification(n_samples=80, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         LogisticRegressionClassifier(max_iter=1, tol=1e-12).fit(X, y)
+    assert record[0].filename == __file__  # attributed to the line that called fit, not to the library
 
 
 def test_mlp_lbfgs_and_fitted_layers():
@@ -122,8 +125,15 @@ def test_pipeline_cross_val_score_and_grid_search():
     pipe = make_pipeline(StandardScaler(), LogisticRegressionClassifier())
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.min() > 0.9
-    grid = GridSearchCV(pipe, {"logisticregressionclassifier__C": [0.01, 1.0]}, cv=3).fit(X, y)
-    assert grid.best_params_["logisticregressionclassifier__C"] in (0.01, 1.0)
+    # C=1e-4 shrinks the weights to almost nothing (about the majority-class rate, 0.63): C must reach
+    # the estimator through set_params for the grid to tell the two apart, as it does for scikit-learn's.
+    grid = GridSearchCV(pipe, {"logisticregressionclassifier__C": [1e-4, 1.0]}, cv=3).fit(X, y)
+    sk_pipe = make_pipeline(StandardScaler(), SklearnLR())
+    sk_grid = GridSearchCV(sk_pipe, {"logisticregression__C": [1e-4, 1.0]}, cv=3).fit(X, y)
+    assert grid.best_params_["logisticregressionclassifier__C"] == 1.0 == sk_grid.best_params_["logisticregression__C"]
+    scores = grid.cv_results_["mean_test_score"]
+    assert scores[0] < 0.7 < 0.9 < scores[1]
+    np.testing.assert_allclose(scores, sk_grid.cv_results_["mean_test_score"], atol=0.01)
     assert grid.best_estimator_.score(X, y) > 0.9
 
 
@@ -212,3 +222,55 @@ def test_bad_momentum_parameters_raise_at_fit(params, error, message):
     X, y = make_classification(n_samples=30, random_state=0)
     with pytest.raises(error, match=f"MLPClassifier: {message}"):
         MLPClassifier(solver="sgd", **params).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [LogisticRegressionClassifier, SoftmaxRegressionClassifier])
+def test_each_full_batch_solver_is_the_one_that_runs(estimator):
+    """One iteration from zeros: the estimator's coefficients are exactly those of the named solver's first step."""
+    X, y = make_classification(n_samples=80, n_features=4, n_informative=3, n_redundant=0, random_state=2)
+    coefs = {}
+    for solver, solve in (("newton", solvers.newton_cg), ("lbfgs", solvers.lbfgs)):
+        with pytest.warns(ConvergenceWarning):
+            est = estimator(C=0.5, solver=solver, max_iter=1, tol=1e-10).fit(X, y)
+        binary = estimator is LogisticRegressionClassifier
+        model = LogisticRegression(4) if binary else SoftmaxRegression(4, 2)
+        for p in model.parameters():
+            p.data[...] = 0
+        target = y.astype(float) if binary else y
+        solve(model, X, target, l2=1.0 / (0.5 * len(X)), tol=1e-10, max_iter=1)
+        for ours, direct in zip(est.model_.parameters(), model.parameters()):
+            np.testing.assert_array_equal(ours.data, direct.data)
+        assert est.n_iter_[0] == 1
+        coefs[solver] = est.coef_
+    assert not np.allclose(coefs["newton"], coefs["lbfgs"], rtol=1e-3)
+
+
+def test_default_parameters_are_pinned():
+    linear = dict(C=1.0, fit_intercept=True, solver="newton", max_iter=100, tol=1e-4, learning_rate=0.01,
+                  batch_size=200, momentum=0.9, nesterovs_momentum=True, random_state=None)  # fmt: skip
+    assert LogisticRegressionClassifier().get_params() == linear
+    assert SoftmaxRegressionClassifier().get_params() == linear
+    mlp = {**linear, "hidden_layer_sizes": (10,), "activation": "tanh", "solver": "adam", "max_iter": 200}
+    del mlp["fit_intercept"]
+    assert MLPClassifier().get_params() == mlp
+    X, y = make_classification(n_samples=30, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        assert [w.shape for w in MLPClassifier(max_iter=1).fit(X, y).coefs_] == [(3, 10), (10, 2)]
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        MLPClassifier(max_iter=2, random_state=0),
+        SoftmaxRegressionClassifier(solver="sgd", max_iter=2, random_state=0),
+        LogisticRegressionClassifier(),
+    ],
+    ids=["mlp-adam", "softmax-sgd", "logistic-newton"],
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_prints_no_progress_bar_even_on_a_terminal(est, capsys, monkeypatch):
+    """Estimators are called many times (cross-validation, grid search): no bar, on stderr or stdout."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    X, y = make_classification(n_samples=30, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    est.fit(X, y)
+    assert capsys.readouterr() == ("", "")

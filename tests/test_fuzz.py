@@ -20,6 +20,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SklearnLR
+from sklearn.neural_network import MLPClassifier as SklearnMLP
 
 from tinygrad_lr import Tensor
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
@@ -138,9 +140,13 @@ def test_constructor(data, requires_grad, dtype):
        dtype=st.sampled_from([np.float64, np.float32, np.int64, "nonsense"]))  # fmt: skip
 def test_factories(shape, factory, dtype):
     t, error = attempt(lambda: getattr(Tensor, factory)(*shape, dtype=dtype))
+    _, numpy_ok = numpy_result(lambda: np.zeros(tuple(shape), dtype=dtype))
+    valid = numpy_ok and dtype in (np.float64, np.float32)  # the engine holds float64/float32 only
     if error is not None:
         check_error(error)
+        assert not valid, f"{factory}{tuple(shape)} with dtype {dtype} refused, NumPy accepts it: {error}"
         return
+    assert valid, f"{factory}{tuple(shape)} with dtype {dtype} accepted, NumPy refuses it"
     assert t.shape == tuple(shape) and t.dtype == np.dtype(dtype)
 
 
@@ -207,13 +213,21 @@ axes = st.one_of(
 @given(x=tensors, reduction=st.sampled_from(["sum", "mean", "max", "min"]), axis=axes, keepdims=st.booleans())
 def test_reductions(x, reduction, axis, keepdims):
     out, error = attempt(lambda: getattr(x, reduction)(axis=axis, keepdims=keepdims))
+    numpy_axis = tuple(axis) if isinstance(axis, list) else axis  # a list of axes is accepted, as a tuple
+    expected, numpy_ok = numpy_result(lambda: getattr(np, reduction)(x.data, axis=numpy_axis, keepdims=keepdims))
+    if x.ndim == 0 and numpy_axis not in (None, ()):
+        # NumPy itself has no one verdict here (np.sum(0-d, axis=0) works, axis=(0,) or np.mean(0-d, axis=0)
+        # does not): only a documented error or a value, checked as for any shape.
+        numpy_ok = error is None
     if error is not None:
         check_error(error)
+        # the one documented departure: a mean over no elements is refused, not NaN with a warning
+        reduced = range(x.ndim) if numpy_axis is None else np.atleast_1d(numpy_axis) if numpy_ok else []
+        mean_of_nothing = reduction == "mean" and numpy_ok and np.prod([x.shape[a] for a in reduced]) == 0
+        assert not numpy_ok or mean_of_nothing, f"{reduction}(axis={axis!r}) refused, NumPy accepts it: {error}"
         return
-    expected, numpy_ok = numpy_result(
-        lambda: getattr(np, reduction)(x.data, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
-    )
-    if numpy_ok:
+    assert numpy_ok, f"{reduction}(axis={axis!r}) accepted for shape {x.shape}, NumPy refuses it"
+    if expected is not None:
         same_values(out.data, expected)
     backward_reaches_every_input(out, [x])
 
@@ -225,12 +239,13 @@ sizes = st.lists(st.one_of(st.integers(-2, 6), st.floats(0, 4), st.text(max_size
 @given(x=tensors, shape=sizes, how=st.sampled_from(["reshape", "transpose", "broadcast_to"]))
 def test_shape_ops(x, shape, how):
     out, error = attempt(lambda: getattr(x, how)(*shape) if how != "broadcast_to" else x.broadcast_to(shape))
-    if error is not None:
-        check_error(error)
-        return
     numpy_op = {"reshape": np.reshape, "transpose": lambda a, axes: np.transpose(a, axes or None),
                 "broadcast_to": np.broadcast_to}[how]  # fmt: skip
     expected, numpy_ok = numpy_result(lambda: numpy_op(x.data, tuple(shape)))
+    if error is not None:
+        check_error(error)
+        assert not numpy_ok, f"{how}{tuple(shape)} refused for shape {x.shape}, NumPy accepts it: {error}"
+        return
     assert numpy_ok, f"{how}{tuple(shape)} accepted for shape {x.shape}, NumPy refuses it"
     same_values(out.data, expected)
     backward_reaches_every_input(out, [x])
@@ -284,11 +299,19 @@ def test_backward(x, unary, gradient, reduce):
     y = -x if unary == "neg" else x.T if unary == "T" else getattr(x, unary)()
     y = y.sum() if reduce else y
     _, error = attempt(lambda: y.backward(gradient))
+    # valid: x requires grad, and the gradient is omitted for a one-element output or is real data of y's shape
+    if gradient is None:
+        valid = y.size == 1
+    else:
+        array, numpy_ok = numpy_result(lambda: np.asarray(gradient))
+        valid = numpy_ok and is_real_array(array) and array.shape == y.shape
+    valid = valid and x.requires_grad
     if error is not None:
         check_error(error)
+        assert not valid, f"backward({gradient!r}) refused for an output of shape {y.shape}: {error}"
         return
-    assert x.requires_grad and x.grad.shape == x.shape
-    assert gradient is not None or y.size == 1  # a non-scalar output needs a gradient
+    assert valid, f"backward({gradient!r}) accepted for an output of shape {y.shape}"
+    assert x.grad.shape == x.shape
 
 
 @fuzz
@@ -338,6 +361,33 @@ def estimator_data(draw):
     return X, y
 
 
+# scikit-learn's own estimators are the oracle for what counts as valid data (as NumPy is above).
+SKLEARN_TWINS = {
+    "logistic": lambda: SklearnLR(max_iter=3),
+    "softmax": lambda: SklearnLR(max_iter=3),
+    "mlp": lambda: SklearnMLP(hidden_layer_sizes=(3,), max_iter=3),
+}
+
+
+def sklearn_verdict(kind, X, y, X_new):
+    """(fit accepted, predict_proba accepted) by scikit-learn's twin of the estimator."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        twin, fit_ok = numpy_result(lambda: SKLEARN_TWINS[kind]().fit(X, y))
+        _, predict_ok = numpy_result(lambda: twin.predict_proba(X_new)) if fit_ok else (None, False)
+    return fit_ok, predict_ok
+
+
+def valid_training_data(kind, X, y, fit_ok) -> bool:
+    """Data every solver must fit: scikit-learn accepts it, two or more classes (exactly two for
+    the binary-only logistic model) and moderate values (huge ones may make a stochastic solver diverge)."""
+    if not fit_ok:
+        return False
+    n_classes = len(np.unique(y))
+    moderate = np.asarray(X, dtype=np.float64).size == 0 or np.abs(np.asarray(X, dtype=np.float64)).max() <= 1e3
+    return n_classes >= 2 and (kind != "logistic" or n_classes == 2) and moderate
+
+
 @fuzz
 @given(
     Xy=estimator_data(),
@@ -348,18 +398,23 @@ def estimator_data(draw):
 def test_estimators_fit_and_predict(Xy, kind, solver, X_new):
     X, y = Xy
     est = ESTIMATORS[kind](solver)
+    fit_ok, predict_ok = sklearn_verdict(kind, X, y, X_new)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         _, error = attempt(lambda: est.fit(X, y))
     if error is not None:
         assert type(error) in ESTIMATOR_ERRORS, f"fit: undocumented {type(error).__name__}: {error}"
+        assert not valid_training_data(kind, X, y, fit_ok), f"fit refused data scikit-learn accepts: {error}"
         event(f"fit refused: {type(error).__name__}")
         return
+    assert fit_ok, "fit accepted data scikit-learn refuses"
     event("fit succeeded")
     proba, error = attempt(lambda: est.predict_proba(X_new))
     if error is not None:
         assert type(error) in ESTIMATOR_ERRORS, f"predict_proba: undocumented {type(error).__name__}: {error}"
+        assert not predict_ok, f"predict_proba refused data scikit-learn accepts: {error}"
         return
+    assert predict_ok, "predict_proba accepted data scikit-learn refuses"
     assert proba.shape == (len(X_new), len(est.classes_))
     assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1)
     assert set(est.predict(X_new)) <= set(est.classes_)

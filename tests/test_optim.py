@@ -42,19 +42,95 @@ def reference_sgd(params, grads_fn, lr, momentum, nesterov, weight_decay, steps)
             p -= lr * d
 
 
-@pytest.mark.parametrize(
-    "momentum, nesterov, weight_decay", [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.0), (0.5, True, 0.1)]
-)
-def test_sgd_matches_the_written_out_rule(momentum, nesterov, weight_decay):
+def reference_adam(params, grads_fn, lr, betas, eps, weight_decay, steps):
+    """Kingma & Ba's Adam with bias correction and L2 weight decay (PyTorch's Adam), written out in NumPy."""
+    beta1, beta2 = betas
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for t in range(1, steps + 1):
+        grads = grads_fn()
+        for i, (p, g) in enumerate(zip(params, grads)):
+            g = g + weight_decay * p
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+            m_hat = m[i] / (1 - beta1**t)
+            v_hat = v[i] / (1 - beta2**t)
+            p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def compare_with_reference(make, reference, steps=10, **hyper):
+    """Run ``make(params, **hyper)`` and the written-out ``reference`` side by side for ``steps`` steps."""
     a, b, loss_fn = quadratic_params()
-    start = a.data.copy()
-    run(optim.SGD([a, b], lr=0.01, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay), loss_fn, 5)
+    start = a.data.copy(), b.data.copy()
+    run(make([a, b], **hyper), loss_fn, steps)
     ra, rb, ref_loss_fn = quadratic_params()
     grads = lambda: [g.numpy() for g in tg.grad(ref_loss_fn(), [ra, rb])]  # noqa: E731
-    reference_sgd([ra.data, rb.data], grads, 0.01, momentum, nesterov, weight_decay, 5)
+    reference([ra.data, rb.data], grads, steps=steps, **hyper)
     np.testing.assert_allclose(a.data, ra.data, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(b.data, rb.data, rtol=1e-13, atol=1e-15)
-    assert not np.allclose(a.data, start)  # it moved
+    assert not np.allclose(a.data, start[0]) and not np.allclose(b.data, start[1])  # both moved
+
+
+# Non-default values everywhere (lr/(1-β1) != 1, wd large enough to matter), ten steps: a wrong
+# sign, factor or buffer update in any term changes the result far beyond the tolerance.
+@pytest.mark.parametrize(
+    "momentum, nesterov, weight_decay",
+    [(0.0, False, 0.0), (0.0, False, 0.3), (0.7, False, 0.0), (0.7, True, 0.0), (0.6, False, 0.25), (0.5, True, 0.4)],
+)
+def test_sgd_matches_the_written_out_rule(momentum, nesterov, weight_decay):
+    compare_with_reference(
+        optim.SGD, reference_sgd, lr=0.013, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
+
+
+@pytest.mark.parametrize(
+    "lr, betas, eps, weight_decay",
+    [(0.03, (0.8, 0.95), 1e-8, 0.0), (0.02, (0.7, 0.9), 0.05, 0.3), (0.011, (0.85, 0.99), 1e-3, 1.5)],
+)
+def test_adam_matches_the_written_out_rule(lr, betas, eps, weight_decay):
+    compare_with_reference(optim.Adam, reference_adam, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def test_defaults_are_pinned():
+    """Adam's defaults are PyTorch's (and ``fit``'s optimizer); SGD has no momentum or decay unless asked."""
+    p = Tensor(np.ones(2), requires_grad=True)
+    assert optim.Adam([p]).hyper() == {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0}
+    assert optim.SGD([p], lr=0.5).hyper() == {"lr": 0.5, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+    compare_with_reference(lambda params, **_: optim.Adam(params), reference_adam,
+                           lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)  # fmt: skip
+
+
+class SignSGD(optim.Optimizer):
+    """A user-written optimizer: only ``_update`` is defined, everything else comes from the base class."""
+
+    def _update(self, i, p, g):
+        return p - self.lr * np.sign(g)
+
+
+def test_a_subclass_defining_only_update_steps_checkpoints_and_resumes():
+    a, b, loss_fn = quadratic_params()
+    opt = SignSGD([a, b], lr=0.125)
+    before = a.data.copy()
+    run(opt, loss_fn, 1)
+    assert np.all(np.abs(a.data - before) == 0.125)
+    state = opt.state_dict()
+    assert state == {"type": "SignSGD", "hyper": {"lr": 0.125}, "steps": 1, "buffers": {}}
+    fresh = SignSGD([a, b], lr=1.0)
+    fresh.load_state_dict(state)
+    assert fresh.lr == 0.125 and fresh.steps == 1
+
+
+@pytest.mark.parametrize(
+    "make", [lambda p: optim.SGD(p, lr=0.1), lambda p: optim.SGD(p, lr=0.1, momentum=0.9), optim.Adam]
+)
+def test_updates_reuse_their_work_arrays(make):
+    """After the first step an update allocates nothing: the same scratch and buffer arrays every step."""
+    a, b, loss_fn = quadratic_params()
+    opt = make([a, b])
+    run(opt, loss_fn, 1)
+    arrays = [id(s) for s in opt._scratch] + [id(x) for bufs in opt.buffers.values() for x in bufs]
+    run(opt, loss_fn, 3)
+    assert [id(s) for s in opt._scratch] + [id(x) for bufs in opt.buffers.values() for x in bufs] == arrays
 
 
 def test_plain_sgd_step_is_p_minus_lr_g():
@@ -175,6 +251,9 @@ def test_load_state_dict_rejects_mismatches():
         optim.Adam([other, b]).load_state_dict(adam.state_dict())
     with pytest.raises(ValueError, match="1 parameters"):
         optim.Adam([a]).load_state_dict(adam.state_dict())
+    state = adam.state_dict()
+    with pytest.raises(ValueError, match=r"expected buffers \['m', 'v'\], got \['m'\]"):
+        optim.Adam([a, b]).load_state_dict({**state, "buffers": {"m": state["buffers"]["m"]}})
     with pytest.raises(ValueError, match="unknown optimizer type 'RMSprop'"):
         optim.from_state_dict([a, b], {**adam.state_dict(), "type": "RMSprop"})
 

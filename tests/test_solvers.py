@@ -126,3 +126,133 @@ def test_bad_arguments_raise_clear_errors(rng):
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="no parameter that requires grad"):
         solvers.lbfgs(frozen, X, y.astype(float))
+
+
+# ---- Newton-CG's line search and CG, on one-parameter losses where every step is known ---------------
+
+
+class Curve:
+    """A one-parameter stand-in for a model: ``loss`` is ``f(θ)`` and every θ it is evaluated at is recorded."""
+
+    def __init__(self, f, theta0):
+        self.theta = Tensor(np.array([theta0]), requires_grad=True)
+        self.f = f
+        self.evaluated = []
+
+    def parameters(self):
+        return [self.theta]
+
+    def as_input(self, X):
+        return Tensor(X)
+
+    def loss(self, X, y, l2=0.0):
+        self.evaluated.append(float(self.theta.data[0]))
+        return self.f(self.theta).sum()
+
+
+def hyperbola(t):  # sqrt(1 + θ²): convex, but a full Newton step from |θ| >= 1 overshoots
+    return (t * t + 1.0).sqrt()
+
+
+def newton_on(curve, **kwargs):
+    return solvers.newton_cg(curve, np.zeros((1, 1)), np.zeros(1), **kwargs)
+
+
+def test_line_search_halves_an_overshooting_newton_step_and_max_iter_1_takes_exactly_one():
+    # From θ=2 the Newton step is -θ(1+θ²) = -10: θ=-8 and θ=-3 raise the loss, θ=-0.5 lowers it.
+    curve = Curve(hyperbola, 2.0)
+    result = newton_on(curve, max_iter=1)
+    np.testing.assert_allclose(curve.evaluated, [2.0, -8.0, -3.0, -0.5], rtol=1e-12)
+    assert curve.theta.item() == pytest.approx(-0.5, rel=1e-12)
+    assert result.n_iter == 1 and not result.converged
+    assert result.loss == pytest.approx(np.sqrt(1.25), rel=1e-12)
+    assert result.grad_max == pytest.approx(0.5 / np.sqrt(1.25), rel=1e-12)
+
+
+def test_line_search_requires_the_armijo_decrease_not_just_any_decrease():
+    # From θ=a just below 1 the full step lands at -a³: a decrease (~1.4e-5), but far below the
+    # Armijo fraction 1e-4·|slope| (~1.4e-4). Halving lands near 0, where Newton converges cubically.
+    a = 1 - 1e-5
+    curve = Curve(hyperbola, a)
+    result = newton_on(curve, tol=1e-10)
+    assert curve.evaluated[1] == pytest.approx(-(a**3), rel=1e-9)  # tried ...
+    assert abs(curve.evaluated[2]) < 1e-4  # ... refused, halved and accepted
+    assert result.converged and result.n_iter == 2 and abs(curve.theta.item()) < 1e-10
+
+
+def test_negative_curvature_falls_back_to_steepest_descent():
+    # f = θ⁴/4 - θ²/2 has f'' = 3θ² - 1 < 0 at θ=0.1: CG meets negative curvature at once and
+    # returns -g, a step to θ - f'(θ) = 0.199; from there Newton reaches the minimum at θ=1.
+    curve = Curve(lambda t: t**4 / 4 - t * t / 2, 0.1)
+    result = newton_on(curve, tol=1e-10)
+    assert curve.evaluated[1] == pytest.approx(0.1 - (0.1**3 - 0.1), rel=1e-12)
+    assert result.converged and curve.theta.item() == pytest.approx(1.0, rel=1e-9)
+    assert result.loss == pytest.approx(-0.25, rel=1e-12)
+
+
+def test_conjugate_gradient_keeps_the_last_descent_direction_at_negative_curvature():
+    # H = diag(2, -1), g = (1, 1): the first direction has curvature 1 (step to p = (-2, -2)),
+    # the second has curvature -72: CG stops there and returns p, not -g.
+    H = np.diag([2.0, -1.0])
+    p, steps = solvers._conjugate_gradient(lambda v: H @ v, np.array([1.0, 1.0]), floor=0.0, max_steps=10)
+    np.testing.assert_allclose(p, [-2.0, -2.0], rtol=1e-12)
+    assert steps == 2
+    p, steps = solvers._conjugate_gradient(lambda v: -v, np.array([1.0, -3.0]), floor=0.0, max_steps=10)
+    np.testing.assert_array_equal(p, [-1.0, 3.0])
+    assert steps == 1
+    # positive definite, a small gradient (tight relative target): CG solves H p = -g in n = 2 steps
+    H, g = np.array([[4.0, 1.0], [1.0, 3.0]]), np.array([1e-3, 2e-3])
+    p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=10)
+    np.testing.assert_allclose(H @ p, -g, rtol=1e-10)
+    assert steps == 2
+    # ill-conditioned: after one step the residual is 0.98·||g||, above the target 0.5·||g||, so a second step
+    H, g = np.diag([1.0, 100.0]), np.array([10.0, 10.0])
+    p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=10)
+    np.testing.assert_allclose(H @ p, -g, rtol=1e-10)
+    assert steps == 2
+    assert solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=2)[1] == 2  # the budget is inclusive
+    p, steps = solvers._conjugate_gradient(lambda v: H @ v, g, floor=0.0, max_steps=1)  # out of steps: the last p
+    np.testing.assert_allclose(p, -(g @ g) / (g @ H @ g) * g, rtol=1e-12)
+    assert steps == 1
+    # a large one, well conditioned (target 0.5·||g||): one step is enough
+    H, g = np.array([[4.0, 1.0], [1.0, 3.0]]), np.array([1e-3, 2e-3])
+    assert solvers._conjugate_gradient(lambda v: H @ v, 1e3 * g, floor=0.0, max_steps=10)[1] == 1
+
+
+@pytest.mark.parametrize("solve", [solvers.newton_cg, solvers.lbfgs], ids=["newton_cg", "lbfgs"])
+def test_solver_defaults_are_no_penalty_tol_1e_4_and_100_iterations(solve, rng):
+    X = rng.standard_normal((40, 3))
+    y = (X @ [1.0, -1.0, 0.5] + rng.standard_normal(40) > 0).astype(float)
+    runs = []
+    for kwargs in ({}, dict(l2=0.0, tol=1e-4, max_iter=100)):
+        model = _zeros(models.LogisticRegression(3))
+        result = solve(model, X, y, **kwargs)
+        runs.append((result.n_iter, result.loss, model.w.data.copy(), model.b.data.copy()))
+    assert runs[0][:2] == runs[1][:2] and 1 < runs[0][0] < 100
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    np.testing.assert_array_equal(runs[0][3], runs[1][3])
+
+
+def test_newton_cg_default_budget_is_100_iterations():
+    # θ⁴: Newton shrinks θ by a third per step (linear convergence), far from tol=1e-300 after 100 steps.
+    curve = Curve(lambda t: t**4, 1.0)
+    result = newton_on(curve, tol=1e-300)
+    assert result.n_iter == 100 and not result.converged
+    assert curve.theta.item() == pytest.approx((2 / 3) ** 100, rel=1e-6)
+
+
+def test_lbfgs_passes_scikit_learns_settings_to_scipy(monkeypatch, rng):
+    """gtol=tol, ftol=64·eps, maxls=50 and maxiter=max_iter, as the docstring promises (and scikit-learn uses)."""
+    import scipy.optimize
+
+    seen, real = [], scipy.optimize.minimize
+    monkeypatch.setattr(scipy.optimize, "minimize", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    X, y = rng.standard_normal((30, 2)), rng.integers(0, 2, 30).astype(float)
+    solvers.lbfgs(models.LogisticRegression(2), X, y)
+    solvers.lbfgs(models.LogisticRegression(2), X, y, tol=1e-6, max_iter=7)
+    eps64 = 64 * np.finfo(float).eps
+    assert [kw["options"] for kw in seen] == [
+        {"maxiter": 100, "maxls": 50, "gtol": 1e-4, "ftol": eps64},
+        {"maxiter": 7, "maxls": 50, "gtol": 1e-6, "ftol": eps64},
+    ]
+    assert all(kw["method"] == "L-BFGS-B" and kw["jac"] is True for kw in seen)

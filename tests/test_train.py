@@ -1,6 +1,7 @@
 """fit(): the seeds' experiments end to end, History, seeding, early stopping, callbacks, and bad input."""
 
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -86,6 +87,20 @@ def test_history_has_one_entry_per_epoch():
     assert h.val_accuracy[-1] == np.mean(model.predict(X[90:]) == y[90:])
 
 
+def test_accuracy_counts_a_zero_logit_as_the_model_predicts_it():
+    """At logit 0 (p = 0.5) the model predicts class 1; the epoch's accuracy must count it the same way."""
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    model.w.data[...] = 0.0  # every logit is exactly 0 during the single full-batch step
+    expected = np.mean(model.predict(X) == y)
+    h = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=len(X))
+    assert h.accuracy == [expected] and expected == np.mean(y == 1)
+
+
+def test_a_fresh_history_is_empty():
+    assert History() == History([], [], [], [], 0, False)
+
+
 def test_without_validation_the_val_lists_stay_empty():
     X, y = toy()
     h = fit(models.LogisticRegression(3), X, y, epochs=2)
@@ -111,6 +126,26 @@ def test_default_optimizer_is_adam_and_trains():
     before = params_of(model)
     h = fit(model, X, y, epochs=3)
     assert not np.array_equal(before[0], model.w.data) and h.loss[-1] < h.loss[0]
+
+
+def test_defaults_are_adam_10_epochs_batches_of_32_seed_0_no_penalty_no_early_stop():
+    X, y = toy()
+    default, explicit = models.MLP([3, 4, 2], seed=5), models.MLP([3, 4, 2], seed=5)
+    h = fit(default, X, y)
+    h_explicit = fit(explicit, X, y, optimizer=optim.Adam(explicit.parameters(), lr=1e-3), epochs=10,
+                     batch_size=32, seed=0, l2=0.0, tol=None)  # fmt: skip
+    assert h.epochs == 10 and not h.stopped_early and h.loss == h_explicit.loss
+    for a, b in zip(params_of(default), params_of(explicit)):
+        np.testing.assert_array_equal(a, b)
+    # and batch_size=32 is what makes the difference to a neighbouring size
+    other = models.MLP([3, 4, 2], seed=5)
+    assert fit(other, X, y, batch_size=33).loss != h.loss
+
+
+def test_default_patience_is_5_epochs():
+    X, y = toy()
+    h = fit(models.LogisticRegression(3), X, y, epochs=50, tol=10.0)  # no epoch improves by 10
+    assert h.stopped_early and h.epochs == 6
 
 
 def test_l2_shrinks_the_weights():
@@ -159,6 +194,18 @@ def test_early_stopping_on_tolerance():
     assert not h.stopped_early and h.epochs == 6  # still improving: never stops
 
 
+def test_a_flat_loss_stops_even_with_tol_0():
+    """No change at all is no improvement: with tol=0 a loss that stays exactly equal stops after patience."""
+    X, y = toy()
+    model = models.LogisticRegression(3)
+    model.w.data[...], model.b.data[...] = [0.5, -0.25, 0.125], 0.75
+    before = params_of(model)
+    optimizer = optim.SGD(model.parameters(), lr=1e-300)  # steps vanish next to 0.125: nothing changes
+    h = fit(model, X, y, optimizer=optimizer, epochs=20, batch_size=len(X), tol=0.0, patience=2)
+    assert all(np.array_equal(a, b) for a, b in zip(before, params_of(model)))
+    assert h.loss == [h.loss[0]] * 3 and h.stopped_early and h.epochs == 3
+
+
 @pytest.mark.parametrize("l2, tol", [(np.float32(0.1), np.float32(1e-3)), (np.int64(1), np.int32(0))])
 def test_numpy_scalars_are_accepted_as_l2_and_tol(l2, tol):
     X, y = toy()
@@ -183,11 +230,22 @@ def test_callbacks_are_called_every_epoch_with_epoch_history_model():
 def test_progress_bar_forced_on_and_off(capsys):
     X, y = toy()
     fit(models.LogisticRegression(3), X, y, epochs=2, progress=True)
-    assert "fit" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "fit" in err and "2/2" in err and out == ""  # on stderr: stdout stays clean for piping
     fit(models.LogisticRegression(3), X, y, epochs=2, progress=False)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr() == ("", "")
     fit(models.LogisticRegression(3), X, y, epochs=2)  # stderr is not a terminal under pytest
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_bar_by_default_only_when_stderr_is_a_terminal(capsys, monkeypatch):
+    X, y = toy()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    fit(models.LogisticRegression(3), X, y, epochs=2)
+    out, err = capsys.readouterr()
+    assert "fit" in err and "2/2" in err and out == ""
+    fit(models.LogisticRegression(3), X, y, epochs=2, progress=False)
+    assert capsys.readouterr() == ("", "")
 
 
 def test_a_diverging_loss_stops_with_a_clear_error():
@@ -195,7 +253,7 @@ def test_a_diverging_loss_stops_with_a_clear_error():
     model = models.MLP([1, 4, 2], activation="relu", dtype=np.float32)
     with (
         np.errstate(all="ignore"),
-        pytest.raises(FloatingPointError, match=r"NaN or inf in epoch \d+ of 5; .*lr=1e\+30"),
+        pytest.raises(FloatingPointError, match=r"NaN or inf in epoch 1 of 5; .*lr=1e\+30"),  # the 1st step would
     ):
         fit(model, X, np.array([0, 1]), optimizer=optim.SGD(model.parameters(), lr=1e30), epochs=5, batch_size=2)
 
@@ -206,9 +264,22 @@ X_OK, Y_OK = toy(n=20)
 
 
 def with_nan_in_last_row(value):
+    return with_value_at(-1, 2, value)
+
+
+def with_value_at(row, col, value):
     X = X_OK.copy()
-    X[-1, 2] = value
+    X[row, col] = value
     return X
+
+
+@pytest.mark.parametrize("row", [0, 1023, 1024, 2500])
+def test_nan_is_found_in_every_chunk_of_a_large_X(row):
+    """X is scanned in chunks of rows: a bad value in the first row of any chunk is reported at its row."""
+    X, y = toy(n=2600)
+    X[row, 1] = np.nan
+    with pytest.raises(ValueError, match=f"X contains nan at row {row}, column 1"):
+        fit(models.LogisticRegression(3), X, y)
 
 
 @pytest.mark.parametrize(
@@ -217,6 +288,8 @@ def with_nan_in_last_row(value):
         (dict(X=with_nan_in_last_row(np.nan)), ValueError, "X contains nan at row 19, column 2"),
         (dict(X=with_nan_in_last_row(np.inf)), ValueError, "X contains inf at row 19, column 2"),
         (dict(X=with_nan_in_last_row(-np.inf)), ValueError, "X contains -inf at row 19, column 2"),
+        (dict(X=with_value_at(0, 0, np.nan)), ValueError, "X contains nan at row 0, column 0"),
+        (dict(X=with_value_at(0, 1, np.inf)), ValueError, "X contains inf at row 0, column 1"),
         (dict(X=np.zeros((0, 3)), y=np.zeros(0, int)), ValueError, r"X is empty \(shape \(0, 3\)\)"),
         (dict(X=X_OK[:, :2]), ValueError, "X has 2 features, the model expects 3"),
         (dict(X=X_OK[0]), ValueError, r"X must be 2-D .*got shape \(3,\)"),

@@ -54,7 +54,6 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
     """Validation, label encoding, the solvers and prediction; subclasses build the model."""
 
     _solvers: tuple[str, ...] = ("newton", "lbfgs", "adam", "sgd")
-    _default_max_iter = 100
 
     @abstractmethod
     def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:

@@ -245,7 +245,7 @@ def newton_cg(
             _assign(params, theta + step)
             f_new, g_new, product_new = evaluate()
             rounding = 64 * eps * max(abs(f), 1.0)
-            if f_new <= f + 1e-4 * slope or (f_new - f <= rounding and np.abs(g_new).max() < g_max):
+            if f_new <= f + 1e-4 * slope or (abs(f_new - f) <= rounding and np.abs(g_new).max() < g_max):
                 break
             step *= 0.5
         else:

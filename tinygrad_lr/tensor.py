@@ -668,12 +668,13 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ..
     """Normalise ``axis`` to a sorted tuple of non-negative axes (``None`` = all)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis) if isinstance(axis, Sequence) else (axis,)
+    is_sequence = isinstance(axis, Sequence) and not isinstance(axis, str)  # "" is not "no axes"
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis) if is_sequence else (axis,)
     if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
         raise TypeError(f"{op}: axis must be None, an integer or a tuple of integers, got {axis!r}")
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d tensor takes axis 0 or -1, as in NumPy's sum
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):

@@ -58,7 +58,7 @@ class History:
 
 
 def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
-    pred = logits > 0 if logits.ndim == 1 else logits.argmax(axis=1)
+    pred = logits >= 0 if logits.ndim == 1 else logits.argmax(axis=1)  # logit 0 is p = 0.5: class 1, as in predict
     return int(np.count_nonzero(pred == y))
 
 
