@@ -28,7 +28,7 @@ from helpers import EXCEPTIONS, doc_rows, documented_exceptions
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, splits
+from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, splits, sweep
 from tinygrad_lr import functional as F
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
@@ -342,6 +342,7 @@ CASES = [
     Case("split-mnist-test-size", ValueError, lambda env: splits.load_split("mnist", env.tmp, test_size=0.3)),
     Case("split-mnist-missing", FileNotFoundError, lambda env: splits.load_split("mnist", env.tmp)),
     Case("gradcheck-unknown-model", ValueError, lambda env: model_gradcheck.gradcheck_rows("svm")),
+    Case("sweep-every-fit-fails", FloatingPointError, lambda env: sweep.sweep_results([1e300], [0.2])),
 ]  # fmt: skip
 
 
