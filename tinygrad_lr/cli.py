@@ -454,14 +454,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _dataset_options(p: argparse.ArgumentParser, default: str | None) -> None:
+    """--dataset and --data-dir; without a ``default`` (evaluate) they default to the checkpoint's."""
+    stored = "" if default else " (default: the checkpoint's)"
     p.add_argument(
         "--dataset",
         choices=DATASETS,
         default=default,
         help="bundled (iris, digits, breast_cancer), the tutorials' generated 2-feature data "
-        "(moons, classification), or mnist from IDX files in --data-dir",
+        "(moons, classification), or mnist from IDX files in --data-dir" + stored,
     )
-    p.add_argument("--data-dir", metavar="DIR", help="folder of the MNIST IDX files (.gz or raw), for mnist only")
+    p.add_argument(
+        "--data-dir", metavar="DIR", help="folder of the MNIST IDX files (.gz or raw), for mnist only" + stored
+    )
 
 
 def _train_parser(sub: Any) -> None:
