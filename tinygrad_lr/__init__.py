@@ -6,6 +6,8 @@ from .anomaly import AnomalyError
 from .autograd import Function, GraphFreedError, ModifiedInPlaceError, backward, grad
 from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
+from .tensor_functions import concatenate, dot, einsum, logaddexp, maximum, minimum, outer, split, stack, where
+from .transforms import hessian, hvp, jacobian, jvp, vjp
 
 if TYPE_CHECKING:  # loaded on first use by __getattr__ below (graph.py needs graphviz)
     from .graph import draw
@@ -17,13 +19,28 @@ __all__ = [
     "ModifiedInPlaceError",
     "Tensor",
     "backward",
+    "concatenate",
     "detect_anomaly",
+    "dot",
     "draw",
+    "einsum",
     "enable_grad",
     "grad",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "jacobian",
+    "jvp",
+    "logaddexp",
+    "maximum",
+    "minimum",
     "no_grad",
+    "outer",
     "set_grad_enabled",
+    "split",
+    "stack",
+    "vjp",
+    "where",
 ]
 __version__ = "0.1.0"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +98,9 @@ def version_of(t: Tensor) -> Version:
 
 def bump_version(t: Tensor) -> None:
     """Record that ``t``'s buffer was just changed in place (in-place ops, optimizers)."""
-    vc = version_of(t)
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = Version()
     vc.count += 1
     vc.stamp = _clock[0] = next(_ticks)
 
@@ -344,7 +347,7 @@ def small_cache(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
 
     @functools.wraps(fn)
     def wrapper(shape: Any, *args: Any) -> np.ndarray:
-        n = int(np.prod(shape)) if isinstance(shape, tuple) else int(shape)
+        n = math.prod(shape) if isinstance(shape, tuple) else shape
         if n * 8 > SMALL_CACHE_BYTES:
             return fn(shape, *args)
         return cached(shape, *args)
@@ -457,8 +460,9 @@ def _backprop(
     for r, s in zip(roots, seeds):
         grads[r] = grads[r] + s if r in grads else s
     order = _toposort(roots, None if capture is None else set(capture))
-    check = _mode.get().anomaly
-    token = _mode.set(_mode.get().with_(enabled=create_graph))  # record the rules only for create_graph
+    mode = _mode.get()
+    check = mode.anomaly
+    token = _mode.set(mode.with_(enabled=create_graph))  # record the rules only for create_graph
     try:
         for t in reversed(order):
             g = grads.pop(t, None)

@@ -120,18 +120,18 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
     """Mean of -[y log σ(z) + (1-y) log(1-σ(z))], computed from logits: no log(0), no overflow."""
     logits = _tensor(logits)
     y = targets if isinstance(targets, Tensor) else Tensor(np.asarray(targets), dtype=logits.dtype)
-    if y.data.shape != logits.data.shape:
+    if y._data.shape != logits._data.shape:
         raise ValueError(
             f"binary_cross_entropy_with_logits: targets of shape {y.shape} do not match logits of shape {logits.shape}"
         )
-    if logits.data.size == 0:
+    if logits._data.size == 0:
         raise ValueError("binary_cross_entropy_with_logits: empty batch (0 samples)")
     return BinaryCrossEntropyWithLogits.apply(logits, y)
 
 
 def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
     """Integer labels in [0, n_classes), returned as intp (what NumPy indexes with; no copy if already)."""
-    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    labels = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
     if labels.shape != (n,):
@@ -212,9 +212,9 @@ class CrossEntropy(Function):
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     """Mean multiclass log-loss from logits (n, C) and integer labels (n,)."""
     logits = _tensor(logits)
-    if logits.data.ndim != 2:
+    if logits._data.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (n, C), got {logits.shape}")
-    n, c = logits.data.shape
+    n, c = logits._data.shape
     if n == 0:
         raise ValueError("cross_entropy: empty batch (0 samples)")
     return CrossEntropy.apply(logits, labels=_check_labels(labels, n, c, "cross_entropy"))

@@ -174,8 +174,8 @@ class Tanh(Function):
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1/(1+exp(-x)) as exp(x - softplus(x)): the exponent is never positive, so no overflow."""
-    return np.exp(x - np.logaddexp(0.0, x))
+    """1/(1+exp(-x)) as exp(-softplus(-x)): the exponent is never positive, so no overflow (and 1 at +inf)."""
+    return np.exp(-np.logaddexp(0.0, -x))
 
 
 class Sigmoid(Function):
@@ -431,3 +431,381 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad[ctx.index]
+
+
+# ==== more ops (issue 13): NumPy's everyday functions ===================================
+# Piecewise-constant factors (signs, masks, tie shares) are constants in backward: their
+# own derivative is zero almost everywhere, so second order stays exact.
+
+
+def _like(a, grad):
+    """A constant factor in the gradient's dtype (float32 stays float32)."""
+    return np.asarray(a, dtype=grad.dtype)
+
+
+class Abs(Function):
+    """|x|; the gradient at 0 is 0, as PyTorch's."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return grad * _like(np.sign(x), grad)
+
+
+class _ZeroGradient(Function):
+    """Piecewise-constant ops (sign, floor, ceil, round): the gradient is zero, not missing."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros(grad.shape, grad.dtype)
+
+
+class Sign(_ZeroGradient):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+
+class Floor(_ZeroGradient):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.floor(x)
+
+
+class Ceil(_ZeroGradient):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.ceil(x)
+
+
+class Round(_ZeroGradient):
+    """Halves go to the even neighbour, as in NumPy and PyTorch."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, decimals):
+        return np.round(x, decimals)
+
+
+class Sin(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * x.cos()
+
+
+class Cos(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return -grad * x.sin()
+
+
+class Log1p(Function):
+    """log(1 + x), accurate for tiny x."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (1 + x)
+
+
+class Expm1(Function):
+    """exp(x) - 1, accurate for tiny x."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.expm1(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+class Log2(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log2(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (x * np.log(2.0))
+
+
+class Log10(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log10(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (x * np.log(10.0))
+
+
+class Exp2(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp2(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * np.log(2.0)
+
+
+class Maximum(Function):
+    """Elementwise max; at a tie each input gets half the gradient (PyTorch's rule)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_arrays
+        share_x = (x > y) + 0.5 * (x == y)
+        return grad * _like(share_x, grad), grad * _like(1 - share_x, grad)
+
+
+class LogAddExp(Function):
+    """log(exp(x) + exp(y)) without overflow; the gradients are sigmoid(x - y) and sigmoid(y - x)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return np.logaddexp(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        need_x, need_y = ctx.needs_input_grad
+        return (grad * (x - y).sigmoid() if need_x else None), (grad * (y - x).sigmoid() if need_y else None)
+
+
+class Where(Function):
+    """``x`` where ``condition`` holds, else ``y``; the condition is a constant boolean array."""
+
+    __slots__ = ("condition",)
+
+    @staticmethod
+    def forward(ctx, x, y, condition):
+        ctx.condition = condition
+        return np.where(condition, x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_x, need_y = ctx.needs_input_grad
+        return (
+            Where.apply(grad, 0.0, condition=ctx.condition) if need_x else None,
+            Where.apply(0.0, grad, condition=ctx.condition) if need_y else None,
+        )
+
+
+class Clip(Function):
+    """``x`` limited to [low, high] (constants); the gradient passes where low <= x <= high, as in PyTorch."""
+
+    __slots__ = ("inside",)
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.inside = inside
+        return np.clip(x, low, high).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _like(ctx.inside, grad)
+
+
+class Concatenate(Function):
+    """Join tensors along ``axis``; each input's gradient is its slice of the output's."""
+
+    __slots__ = ("axis", "bounds")
+
+    @staticmethod
+    def forward(ctx, *xs, axis):
+        out = np.concatenate(xs, axis=axis)
+        ctx.axis = axis % out.ndim
+        ctx.bounds = np.cumsum([0] + [x.shape[ctx.axis] for x in xs])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        lead = (slice(None),) * ctx.axis
+        return tuple(
+            grad[lead + (slice(int(start), int(stop)),)] if need else None
+            for start, stop, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad)
+        )
+
+
+class Prod(Function):
+    """Product over ``axis`` (a tuple); the gradient is the product of the other entries.
+
+    Without zeros that is prod / x (PyTorch's rule; its second derivative cancels to
+    about eps·prod/x² for entries very near zero); with zeros it is formed exactly.
+    """
+
+    __slots__ = ("axis", "kept")
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        kept = np.prod(x, axis=axis, keepdims=True)
+        ctx.axis, ctx.kept = axis, kept.shape
+        out = kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape) if i not in axis])
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        grad = grad.reshape(ctx.kept)
+        if np.all(x.data != 0):  # the usual case: prod / x
+            return grad * out.reshape(ctx.kept) / x
+        return grad * _product_of_others(x, ctx.axis)
+
+
+def _product_of_others(x, axes: tuple[int, ...]):
+    """For each entry, the product over ``axes`` of all the other entries (exact with zeros; n² memory)."""
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = x.transpose(*rest, *axes)
+    n = int(np.prod([x.shape[a] for a in axes]))
+    rows = moved.reshape(*moved.shape[: len(rest)], 1, n)
+    eye = np.eye(n, dtype=x.dtype)
+    others = (rows * (1 - eye) + eye).prod(axis=-1)  # row i: the entries with entry i replaced by 1
+    return others.reshape(moved.shape).transpose(*np.argsort(rest + list(axes)))
+
+
+class Cumsum(Function):
+    """Running sum along ``axis``; its adjoint is the running sum from the other end."""
+
+    __slots__ = ("axis",)
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.flip(ctx.axis).cumsum(ctx.axis).flip(ctx.axis)
+
+
+class Einsum(Function):
+    """Einstein summation over explicit subscripts ``"ij,jk->ik"`` (no ``...``, no repeated index in a term).
+
+    The gradient of operand k is the einsum of the output gradient with the other
+    operands, written back to operand k's subscripts; an index summed in operand k
+    alone is broadcast back.
+    """
+
+    __slots__ = ("terms", "output", "sizes")
+
+    @staticmethod
+    def forward(ctx, *operands, subscripts):
+        ctx.save_for_backward(*operands)
+        terms, ctx.output = subscripts.split("->")
+        ctx.terms = terms.split(",")
+        ctx.sizes = {c: n for term, x in zip(ctx.terms, operands) for c, n in zip(term, x.shape)}
+        out = np.einsum(subscripts, *operands, optimize=True)  # BLAS where a contraction allows
+        if any(np.may_share_memory(out, x) for x in operands):  # 'ij->ji' is a view: outputs own their memory
+            out = out.copy()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        xs = ctx.saved_tensors
+        return tuple(_einsum_grad(ctx, grad, xs, k) if need else None for k, need in enumerate(ctx.needs_input_grad))
+
+
+def _einsum_grad(ctx, grad, xs, k: int):
+    others = [j for j in range(len(xs)) if j != k]
+    seen = ctx.output + "".join(ctx.terms[j] for j in others)
+    term = ctx.terms[k]
+    kept = "".join(c for c in term if c in seen)
+    inputs = ",".join([ctx.output] + [ctx.terms[j] for j in others])
+    g = Einsum.apply(grad, *[xs[j] for j in others], subscripts=f"{inputs}->{kept}")
+    if kept == term:
+        return g
+    return g.reshape(tuple(ctx.sizes[c] if c in kept else 1 for c in term)).broadcast_to(xs[k].shape)
+
+
+class StdRoot(Function):
+    """The square root that ends ``std``: at 0 (a constant sample) the gradient is 0, not inf, as in PyTorch."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        spread = out.data > 0
+        safe = Where.apply(out, 1.0, condition=spread)  # 1 where the spread is 0: no 1/0
+        return Where.apply(grad / (2 * safe), 0.0, condition=spread)

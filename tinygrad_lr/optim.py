@@ -101,7 +101,7 @@ class Optimizer(ABC):
         """
         for i, p in enumerate(self.params):
             if p.grad is not None:
-                self._update(i, p.data, p.grad.data)
+                self._update(i, p._data, p.grad._data)
                 bump_version(p)  # values saved for an earlier backward are stale now
         self.steps += 1
 

@@ -147,3 +147,20 @@ def mlp_grad(
         if layer:
             delta = (delta @ weights[layer].T) * derivative(hs[layer])
     return grad_W, grad_b
+
+
+# ---- second derivatives -----------------------------------------------------------------
+
+
+def logistic_hessian(X: np.ndarray, w: np.ndarray, b: float, l2: float = 0.0) -> np.ndarray:
+    """The Hessian of ``logistic_loss`` over (w, b), as one (d+1, d+1) matrix.
+
+    With s = σ(z)(1 - σ(z)) and X₁ = [X, 1]: H = X₁ᵀ diag(s) X₁ / n, plus λ on the w block.
+    The labels drop out: the loss is linear in y.
+    """
+    n, d = X.shape
+    p = sigmoid(X @ w + b)
+    X1 = np.hstack([X, np.ones((n, 1))])
+    H = X1.T @ (X1 * (p * (1 - p))[:, None]) / n
+    H[:d, :d] += l2 * np.eye(d)
+    return H

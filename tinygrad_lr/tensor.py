@@ -49,12 +49,6 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
-def _check_name(name: Any) -> str | None:
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"Tensor: name must be a string or None, got {type(name).__name__} {name!r:.60}")
-    return name
-
-
 class Tensor:
     """An n-dimensional array with an optional gradient and the node that made it.
 
@@ -83,7 +77,9 @@ class Tensor:
         self._data: np.ndarray = arr
         self.grad: Tensor | None = None
         self.requires_grad = bool(requires_grad)
-        self.name = _check_name(name)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a string or None, got {type(name).__name__} {name!r:.60}")
+        self.name = name
         self._ctx: autograd.Function | None = None
         self._vc: autograd.Version | None = None
         self._hooks: dict | None = None
@@ -475,6 +471,163 @@ class Tensor:
 
         return functional.log_softmax(self, axis=axis)
 
+    # ---- more ops (issue 13): NumPy's names and signatures -------------------------------
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def __abs__(self) -> Tensor:  # abs(t), as for arrays
+        return ops.Abs.apply(self)
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1; the gradient is zero (as for floor, ceil and round)."""
+        return ops.Sign.apply(self)
+
+    def floor(self) -> Tensor:
+        return ops.Floor.apply(self)
+
+    def ceil(self) -> Tensor:
+        return ops.Ceil.apply(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return ops.Round.apply(self, decimals=_integer(decimals, "round", "decimals"))
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self)
+
+    def log1p(self) -> Tensor:
+        return ops.Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        return ops.Expm1.apply(self)
+
+    def log2(self) -> Tensor:
+        return ops.Log2.apply(self)
+
+    def log10(self) -> Tensor:
+        return ops.Log10.apply(self)
+
+    def exp2(self) -> Tensor:
+        return ops.Exp2.apply(self)
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor:
+        """Limit to [a_min, a_max]; the bounds are constants (use tg.maximum/minimum to differentiate them)."""
+        if a_min is None and a_max is None:
+            raise ValueError("clip: give a_min, a_max or both")
+        return ops.Clip.apply(self, low=_bound(a_min, self), high=_bound(a_max, self))
+
+    def var(self, axis: int | Sequence[int] | None = None, ddof: float = 0, keepdims: bool = False) -> Tensor:
+        """Mean squared deviation, divided by n - ddof (ddof=1: the unbiased estimate)."""
+        axes = _axes(axis, self.data.ndim, "var")
+        n = int(np.prod([self.data.shape[a] for a in axes]))
+        if isinstance(ddof, bool) or not isinstance(ddof, int | float | np.integer | np.floating):
+            raise TypeError(f"var: ddof must be a number, got {ddof!r}")
+        if not 0 <= ddof < n:
+            raise ValueError(f"var: ddof={ddof} needs more than {ddof} elements, got {n} (shape {self.shape})")
+        d = self - self.mean(axis=axes, keepdims=True)
+        return (d * d).sum(axis=axes, keepdims=keepdims) * (1.0 / (n - ddof))
+
+    def std(self, axis: int | Sequence[int] | None = None, ddof: float = 0, keepdims: bool = False) -> Tensor:
+        """The square root of ``var``; its gradient is 0 where the spread is 0 (as PyTorch's)."""
+        return ops.StdRoot.apply(self.var(axis=axis, ddof=ddof, keepdims=keepdims))
+
+    def prod(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Prod.apply(self, axis=_axes(axis, self.data.ndim, "prod"), keepdims=keepdims)
+
+    def cumsum(self, axis: int | None = None) -> Tensor:
+        """Running sum along ``axis`` (None: over the flattened tensor)."""
+        if axis is None:
+            return ops.Cumsum.apply(self.ravel(), axis=0)
+        return ops.Cumsum.apply(self, axis=_one_axis(axis, self.data.ndim, "cumsum"))
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Indices of the maxima (int64, outside the graph: an index has no gradient)."""
+        return _indices_of(np.argmax, self, axis, keepdims, "argmax")
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return _indices_of(np.argmin, self, axis, keepdims, "argmin")
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def ravel(self) -> Tensor:
+        return self.reshape(-1)
+
+    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
+        """Drop axes of size 1 (all of them, or the ones named)."""
+        shape = self.data.shape
+        if axis is None:
+            return self.reshape(tuple(n for n in shape if n != 1))
+        axes = _axes(axis, self.data.ndim, "squeeze")
+        for a in axes:
+            if shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} has size {shape[a]} (shape {shape}); only size-1 axes can go")
+        return self.reshape(tuple(n for i, n in enumerate(shape) if i not in axes))
+
+    def expand_dims(self, axis: int | Sequence[int]) -> Tensor:
+        """Insert size-1 axes at the positions ``axis`` of the result."""
+        sizes = iter(self.data.shape)
+        new = _axes(axis, self.data.ndim + (len(axis) if isinstance(axis, Sequence) else 1), "expand_dims")
+        return self.reshape(tuple(1 if i in new else next(sizes) for i in range(self.data.ndim + len(new))))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """PyTorch's spelling of ``expand_dims`` (one axis)."""
+        return self.expand_dims(dim)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        perm = list(range(self.data.ndim))
+        a, b = _one_axis(axis1, self.data.ndim, "swapaxes"), _one_axis(axis2, self.data.ndim, "swapaxes")
+        perm[a], perm[b] = perm[b], perm[a]
+        return self.transpose(*perm)
+
+    def moveaxis(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        """Move axes to new positions, the others keeping their order (NumPy's ``moveaxis``)."""
+        src, dst = _axis_list(source, self.data.ndim, "moveaxis"), _axis_list(destination, self.data.ndim, "moveaxis")
+        if len(src) != len(dst):
+            raise ValueError(f"moveaxis: source {source} and destination {destination} name different numbers of axes")
+        order = [a for a in range(self.data.ndim) if a not in src]
+        for d, s in sorted(zip(dst, src)):
+            order.insert(d, s)
+        return self.transpose(*order)
+
+    def flip(self, axis: int | Sequence[int] | None = None) -> Tensor:
+        """Reverse the order along ``axis`` (None: every axis)."""
+        axes = _axes(axis, self.data.ndim, "flip")
+        return self[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(self.data.ndim))]
+
+    def repeat(self, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+        """Repeat each element ``repeats`` times along ``axis`` (None: of the flattened tensor)."""
+        x = self.ravel() if axis is None else self
+        a = 0 if axis is None else _one_axis(axis, self.data.ndim, "repeat")
+        if np.any(np.asarray(repeats) < 0):
+            raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
+        picks = _numpy_call("repeat", np.repeat, np.arange(x.shape[a]), repeats)
+        return x[(slice(None),) * a + (picks,)]
+
+    def tile(self, reps: int | Sequence[int]) -> Tensor:
+        """The whole tensor repeated ``reps`` times along each axis (NumPy's ``tile``)."""
+        reps = _sizes((reps,), "tile")
+        d = max(len(reps), self.data.ndim)
+        reps, shape = (1,) * (d - len(reps)) + reps, (1,) * (d - self.data.ndim) + self.data.shape
+        spaced = self.reshape(tuple(v for n in shape for v in (1, n)))
+        copies = spaced.broadcast_to(tuple(v for r, n in zip(reps, shape) for v in (r, n)))
+        return copies.reshape(tuple(r * n for r, n in zip(reps, shape)))
+
+    def dot(self, other: Any) -> Tensor:
+        """NumPy's ``dot``: ``*`` for scalars, ``@`` up to 2-D, else a sum over a's last and b's second-to-last axis."""
+        other = Tensor._constants((self, other))[1]
+        if self.data.ndim == 0 or other.data.ndim == 0:
+            return self * other
+        if self.data.ndim == 1 or other.data.ndim <= 2:
+            return self @ other
+        a, b = "abcdefghijkl"[: self.data.ndim - 1], "mnopqrstuvwx"[: other.data.ndim - 1]
+        return ops.Einsum.apply(self, other, subscripts=f"{a}y,{b[:-1]}y{b[-1]}->{a}{b}")
+
 
 def _constant(x: Any, like: np.dtype | None) -> Tensor:
     if isinstance(x, int | float | bool):
@@ -535,3 +688,52 @@ def _index(index: Any) -> Any:
             raise IndexError(f"getitem: index arrays must be integers or booleans, not {item.dtype}")
         out.append(item)
     return tuple(out) if isinstance(index, tuple) else out[0]
+
+
+# ---- helpers of the more-ops section (issue 13) ----------------------------------------
+
+
+def _numpy_call(op: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A NumPy call outside any op, its errors named as the op's (built-in types, as Function.apply does)."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError, IndexError) as e:
+        kind = next(k for k in (ValueError, TypeError, IndexError) if isinstance(e, k))
+        raise kind(f"{op}: {e}") from None
+
+
+def _one_axis(axis: Any, ndim: int, op: str) -> int:
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an integer, got {axis!r}")
+    if ndim == 0:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with 0 dimensions")
+    return _axes(axis, ndim, op)[0]
+
+
+def _axis_list(axis: Any, ndim: int, op: str) -> list[int]:
+    """Checked axes in the order given (``_axes`` sorts them)."""
+    _axes(axis, ndim, op)
+    return [int(a) % ndim for a in (axis if isinstance(axis, Sequence) else (axis,))]
+
+
+def _integer(value: Any, op: str, name: str) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _bound(value: Any, x: Tensor) -> Any:
+    """A clip bound as a constant: numbers stay numbers (keeping x's dtype), a tensor's gradient is refused."""
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise TypeError("clip: bounds are constants; for a bound that needs a gradient use tg.maximum / tg.minimum")
+        return value.data
+    if value is None or isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return _asarray(value, op="clip")
+
+
+def _indices_of(fn: Any, x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
+    if axis is not None:
+        axis = _one_axis(axis, x.data.ndim, op)
+    return Tensor._make(np.asarray(_numpy_call(op, fn, x.data, axis=axis, keepdims=keepdims)), None)
