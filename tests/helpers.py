@@ -12,20 +12,38 @@ import gzip
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
 from tinygrad_lr.data import IDXError
+from tinygrad_lr.gradcheck import gradcheck, gradgradcheck
 from tinygrad_lr.graph import GraphvizNotFoundError
 from tinygrad_lr.io import CheckpointError
 
 ROOT = Path(__file__).resolve().parent.parent
 # The MNIST IDX files: $MNIST_DIR, else ../shared/data/mnist beside the checkout (tests needing them skip without).
 MNIST_DIR = os.environ.get("MNIST_DIR") or os.path.join(ROOT.parent, "shared", "data", "mnist")
+
+
+# ---- gradients of ops, first and second order ------------------------------------------------------
+
+SMALL = {"max_dims": 3, "max_side": 3}  # Hypothesis shapes small enough for finite differences
+
+
+def check(f: Callable[..., Any], *arrays: np.ndarray) -> None:
+    """gradcheck and gradgradcheck of f with respect to every array (as named leaf tensors)."""
+    inputs = [tg.Tensor(a, requires_grad=True, name=f"x{i}") for i, a in enumerate(arrays)]
+    before = [a.copy() for a in arrays]
+    assert gradcheck(f, inputs)
+    assert gradgradcheck(f, inputs)
+    for a, b in zip(arrays, before):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---- a disk that fills up -----------------------------------------------------------------------

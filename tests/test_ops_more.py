@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import SMALL, check
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from test_ops_numerical import SMALL, check
 
 import tinygrad_lr as tg
 from tinygrad_lr import Tensor

@@ -6,27 +6,14 @@ Shapes, broadcasting partners, axes, keepdims and indices are drawn by Hypothesi
 
 import numpy as np
 import pytest
+from helpers import SMALL, check
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_lr.functional as F
 from tinygrad_lr import Tensor
 from tinygrad_lr import testing as tgt
-from tinygrad_lr.gradcheck import gradcheck, gradgradcheck
 from tinygrad_lr.ops import IndexAdd
-
-SMALL = {"max_dims": 3, "max_side": 3}
-
-
-def check(f, *arrays):
-    """gradcheck and gradgradcheck of f with respect to every array (as named leaf tensors)."""
-    inputs = [Tensor(a, requires_grad=True, name=f"x{i}") for i, a in enumerate(arrays)]
-    before = [a.copy() for a in arrays]
-    assert gradcheck(f, inputs)
-    assert gradgradcheck(f, inputs)
-    for a, b in zip(arrays, before):
-        np.testing.assert_array_equal(a, b)
-
 
 # ---- elementwise binary, over broadcastable shape pairs ------------------------------------
 
