@@ -186,7 +186,7 @@ def test_graph_writes_dot_source_for_gv_files(capsys, tmp_path):
     status, _, _ = run(capsys, "graph", "--model", "softmax", "--classes", "4", "-o", str(path))
     assert status == 0
     source = path.read_text()
-    assert source.startswith("digraph") and "(2, 4) float64" in source and "crossentropy" in source
+    assert source.startswith("digraph") and "(2, 4) float64" in source and "cross_entropy" in source
 
 
 # ---- gradcheck --------------------------------------------------------------------------------

@@ -296,6 +296,7 @@ CASES = [
     Case("model-size", ValueError, lambda env: models.SoftmaxRegression(3, 0)),
     Case("model-size-type", TypeError, lambda env: models.LogisticRegression(2.5)),
     Case("mlp-activation", ValueError, lambda env: models.MLP([2, 3, 2], activation="gelu")),
+    Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 5, 1])),
     # fit
     Case("fit-nan", ValueError, lambda env: fit20(with_value(np.nan))),
     Case("fit-inf", ValueError, lambda env: fit20(with_value(-np.inf))),
@@ -343,6 +344,7 @@ CASES = [
     # graph
     Case("dot-missing", GraphvizNotFoundError, missing_dot),
     Case("draw-not-tensor", TypeError, lambda env: tg.draw(np.ones(3))),
+    Case("draw-max-data", TypeError, lambda env: tg.draw(Tensor(np.ones(2), requires_grad=True).sum(), max_data=2.5)),
     # estimators
     Case("estimator-nan", ValueError, lambda env: estimator().fit(with_value(np.nan), Y20)),
     Case("estimator-complex", ValueError, lambda env: estimator().fit(X20 + 1j, Y20)),

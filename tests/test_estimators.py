@@ -18,6 +18,7 @@ from tinygrad_lr.models import SoftmaxRegression
 
 # No check is exempted: all of scikit-learn 1.9's checks run and pass for the three estimators.
 @parametrize_with_checks([LogisticRegressionClassifier(), SoftmaxRegressionClassifier(), MLPClassifier()])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # the checks' tiny data, default max_iter
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -61,7 +62,8 @@ def test_stochastic_solvers_count_epochs_and_get_close(solver):
     X_train, X_test, y_train, y_test = _split(load_breast_cancer)
     sk = SklearnLR(C=1.0).fit(X_train, y_train)
     ours = LogisticRegressionClassifier(solver=solver, learning_rate=0.01, batch_size=32, max_iter=60, random_state=0)
-    ours.fit(X_train, y_train)
+    with pytest.warns(ConvergenceWarning, match="max_iter=60"):  # 60 epochs get close, not to tol
+        ours.fit(X_train, y_train)
     assert 1 <= ours.n_iter_[0] <= 60
 
     def objective(coef, intercept):  # scikit-learn's: mean log-loss + ||w||²/(2·C·n)
@@ -108,7 +110,8 @@ def test_not_converging_warns():
 
 def test_mlp_lbfgs_and_fitted_layers():
     X, y = make_classification(n_samples=200, n_features=2, n_redundant=0, random_state=1)
-    est = MLPClassifier(hidden_layer_sizes=(6, 4), solver="lbfgs", max_iter=300, random_state=0).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="max_iter=300"):
+        est = MLPClassifier(hidden_layer_sizes=(6, 4), solver="lbfgs", max_iter=300, random_state=0).fit(X, y)
     assert [w.shape for w in est.coefs_] == [(2, 6), (6, 4), (4, 2)]
     assert [b.shape for b in est.intercepts_] == [(6,), (4,), (2,)]
     assert est.score(X, y) > 0.85
@@ -190,7 +193,8 @@ def test_stochastic_solvers_stop_after_10_epochs_without_improvement(solver):
 
 def test_sgd_without_intercept_keeps_it_at_zero():
     X, y = make_classification(n_samples=60, random_state=0)
-    est = SoftmaxRegressionClassifier(solver="sgd", fit_intercept=False, max_iter=30, random_state=0).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="max_iter=30"):
+        est = SoftmaxRegressionClassifier(solver="sgd", fit_intercept=False, max_iter=30, random_state=0).fit(X, y)
     assert np.all(est.intercept_ == 0) and est.score(X, y) > 0.8
 
 

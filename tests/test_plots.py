@@ -10,6 +10,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from tinygrad_lr import Tensor, models, plots
+from tinygrad_lr.train import History
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -53,6 +54,27 @@ def test_history_has_loss_and_accuracy_panels_with_train_and_validation(tmp_path
         np.testing.assert_array_equal(val.get_ydata(), HISTORY["val_" + what])
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "validation"]
     assert fig._suptitle.get_text() == "run"
+
+
+def test_history_has_whole_epochs_accuracy_up_to_1_and_says_if_the_loss_has_the_penalty():
+    history = History(
+        loss=[0.9, 0.5, 0.3], accuracy=[0.5, 0.9, 1.0], val_loss=[1.0, 0.6, 0.4], val_accuracy=[0.4, 0.8, 1.0]
+    )
+    history.l2 = 0.01
+    loss_ax, acc_ax = plots.plot_history(history).axes
+    for ax in (loss_ax, acc_ax):
+        ax.figure.canvas.draw()  # let the locators place the ticks
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)  # no epoch 1.5
+    assert acc_ax.get_ylim()[1] == 1.0
+    labels = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert labels == ["train (log-loss + L2 penalty, λ=0.01)", "validation (log-loss + L2 penalty, λ=0.01)"]
+    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == ["train", "validation"]
+    history.l2 = 0.0
+    no_penalty = plots.plot_history(history).axes[0].get_legend().get_texts()
+    assert [t.get_text() for t in no_penalty] == ["train (log-loss, no penalty)", "validation (log-loss, no penalty)"]
+    from_dict = plots.plot_history({**HISTORY, "l2": 0.5}).axes[0].get_legend().get_texts()[0].get_text()
+    assert from_dict == "train (log-loss + L2 penalty, λ=0.5)"
 
 
 def test_history_leaves_out_missing_series_and_writes_svg(tmp_path):

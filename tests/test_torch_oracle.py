@@ -9,7 +9,7 @@ import tinygrad_lr as tg
 import tinygrad_lr.functional as F
 from tinygrad_lr import Tensor
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="PyTorch, the optional test oracle, is not installed (see the README)")
 
 TOL = 1e-10
 LABELS = np.array([2, 0, 1, 2, 2])

@@ -3,9 +3,11 @@
 ``draw(loss)`` walks ``tensor._ctx.parents`` back to the leaves (iteratively, so a
 100 000-op chain is fine) and returns a ``graphviz.Digraph``: ellipses for ops,
 boxes for tensors, coloured by role like torchviz's ``make_dot`` (parameters
-blue, inputs and constants grey, the output green). Building the graph needs
-only the ``graphviz`` Python package; turning it into a picture needs the
-Graphviz ``dot`` program, and when it is missing the error says what to install.
+blue, inputs and constants grey, the output green). Labels stay short; the
+details (values, gradient, the op's derivative rule, the line that made it) are
+tooltips, shown on hover in the SVG. Building the graph needs only the
+``graphviz`` Python package; turning it into a picture needs the Graphviz ``dot``
+program, and when it is missing the error says what to install.
 
 ``_atomic_write`` lives here too: it is how ``render``, ``plots`` and the CLI put
 files in place (this module is imported with the package anyway).
@@ -14,9 +16,11 @@ files in place (this module is imported with the package anyway).
 from __future__ import annotations
 
 import html
+import linecache
 import os
 import re
 import secrets
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +29,8 @@ from typing import Any, BinaryIO
 import graphviz
 import numpy as np
 
+from .anomaly import caller
+from .autograd import Function
 from .tensor import Tensor
 
 INSTALL_HINT = (
@@ -36,6 +42,10 @@ INSTALL_HINT = (
 )
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
+NAME_LIMIT = 24  # longer names are shortened in labels; tooltips keep them whole
+FEW = 3  # gradient values shown in a label
+TOOLTIP_LIMIT = 5_000  # nodes; larger graphs get no tooltips: dot lays them out too slowly to look at anyway
+DEEP = 7  # graphs whose longest path has more nodes than this are laid out top to bottom
 
 # Fill colours per role (torchviz's make_dot uses lightblue for parameters, darkolivegreen1 for the output).
 STYLE = {
@@ -102,10 +112,179 @@ class Digraph(graphviz.Digraph):
             raise GraphvizNotFoundError(INSTALL_HINT) from None
 
 
-def _walk(root: Tensor) -> tuple[dict[int, Tensor], dict[int, Any]]:
+# Op classes whose lowercased class name is hard to read.
+OP_NAMES = {
+    "BinaryCrossEntropyWithLogits": "bce_with_logits",
+    "CrossEntropy": "cross_entropy",
+    "IndexAdd": "index_add",
+}
+
+# One line per op for its tooltip: the forward, then each input's gradient from g, the output's gradient.
+RULES = {
+    "Add": "z = x + y; grad x = g, grad y = g (each summed over its broadcast axes)",
+    "Sub": "z = x − y; grad x = g, grad y = −g",
+    "Mul": "z = x·y; grad x = g·y, grad y = g·x",
+    "Div": "z = x / y; grad x = g / y, grad y = −g·x / y²",
+    "Pow": "z = x^y; grad x = g·y·x^(y−1), grad y = g·z·ln x",
+    "Neg": "z = −x; grad x = −g",
+    "Exp": "z = exp x; grad x = g·z",
+    "Log": "z = ln x; grad x = g / x",
+    "Tanh": "z = tanh x; grad x = g·(1 − z²)",
+    "Sigmoid": "z = σ(x); grad x = g·z·(1 − z)",
+    "Relu": "z = max(x, 0); grad x = g where x > 0, else 0",
+    "Cast": "z = x in another dtype; grad x = g cast back",
+    "MatMul": "Z = X @ W; grad X = G @ Wᵀ, grad W = Xᵀ @ G",
+    "Sum": "z = Σ x over the axes; grad x = g broadcast back",
+    "Expand": "z = x copied along an axis; grad x = Σ g over it",
+    "Max": "z = max x; grad x = g at the maxima, shared equally by ties",
+    "Reshape": "z = x reshaped; grad x = g reshaped back",
+    "Transpose": "z = xᵀ; grad x = g transposed back",
+    "GetItem": "z = x[i]; grad x = g scattered into zeros at i",
+    "IndexAdd": "z = x added at i into zeros; grad x = g[i]",
+    "Softmax": "s = softmax(x); grad x = s·(g − Σ g·s)",
+    "Softplus": "z = ln(1 + exp x); grad x = g·σ(x)",
+    "BinaryCrossEntropyWithLogits": "L = mean(softplus(z) − y·z); grad z = g·(σ(z) − y) / n",
+    "CrossEntropy": "L = mean(−log softmax(Z)[i, yᵢ]); grad Z = g·(softmax(Z) − onehot(y)) / n",
+}
+
+# Losses whose labels are drawn as an input named y: their index among the op's inputs, or the
+# attribute that holds them when the op takes them as an option rather than an input.
+TARGETS: dict[str, int | str] = {"BinaryCrossEntropyWithLogits": 1, "CrossEntropy": "labels"}
+
+
+def op_label(ctx: Function) -> str:
+    """The name an op node shows: ``cross_entropy``, ``matmul``, ``tanh``."""
+    return OP_NAMES.get(type(ctx).__name__, ctx.op_name())
+
+
+def _rule(ctx: Function) -> str:
+    cls = type(ctx)
+    if cls.__name__ in RULES:
+        return RULES[cls.__name__]
+    doc = (cls.__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else f"see {cls.__module__}.{cls.__qualname__}.backward"
+
+
+def _target(ctx: Function) -> Tensor | np.ndarray | None:
+    """The labels a loss op compares against (a parent tensor or an array option), else None."""
+    where = TARGETS.get(type(ctx).__name__)
+    return ctx.parents[where] if isinstance(where, int) else getattr(ctx, where, None) if where else None
+
+
+# ---- recording the user's line behind each op -------------------------------------------------
+
+_APPLY = Function.apply.__func__.__code__
+
+
+@contextmanager
+def record_source() -> Iterator[None]:
+    """Remember, for every op made inside the block, the user's line that made it (shown by ``draw``).
+
+    It watches ``Function.apply`` return with a profile hook of this thread, so it slows
+    the block down (drawing is what it is for) and costs nothing anywhere else.
+    ``detect_anomaly`` records the same lines.
+    """
+    previous = sys.getprofile()
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is _APPLY:
+            for out in arg if isinstance(arg, tuple) else (arg,):
+                if isinstance(out, Tensor) and out._ctx is not None:
+                    out._ctx._created_at = caller()
+        if previous is not None:
+            previous(frame, event, arg)
+
+    sys.setprofile(hook)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+
+
+def _source(ctx: Function) -> str:
+    where = getattr(ctx, "_created_at", None)
+    if where is None:
+        return "made at: not recorded (build it inside graph.record_source() to see the line)"
+    file, _, line = where.rpartition(":")
+    code = linecache.getline(file, int(line)).strip() if line.isdigit() else ""
+    return f"made at {where}" + (f": {code}" if code else "")
+
+
+# ---- what a node says: a short label, and the details as a tooltip --------------------------------
+
+
+def _short(name: str) -> str:
+    """``name``, or its start and end around an ellipsis when longer than NAME_LIMIT."""
+    return name if len(name) <= NAME_LIMIT else name[: NAME_LIMIT - 9] + "…" + name[-8:]
+
+
+def _num(v: Any) -> str:
+    """The one number format of the pictures."""
+    return f"{v:.4g}"
+
+
+def _format_array(a: np.ndarray, max_data: int) -> str:
+    text = np.array2string(a, separator=", ", threshold=max_data, max_line_width=60, formatter={"float_kind": _num})
+    return '<BR ALIGN="LEFT"/>'.join(html.escape(line) for line in text.splitlines())
+
+
+def _grad_lines(g: np.ndarray) -> tuple[str, str]:
+    """The norm and the shape, then the first few values: ``‖0.4521‖ (3, 2)`` and ``[0.1, -0.2, 0.05, …]``."""
+    flat = g.ravel()
+    values = ", ".join(_num(v) for v in flat[:FEW]) + (", …" if flat.size > FEW else "")
+    return f"‖{_num(np.linalg.norm(flat))}‖ {g.shape}", f"[{values}]"
+
+
+def _summary(a: np.ndarray) -> str:
+    if a.size == 0:
+        return f"{a.shape} {a.dtype}, empty"
+    return f"{a.shape} {a.dtype}, min {_num(a.min())}, mean {_num(a.mean())}, max {_num(a.max())}"
+
+
+def _tensor_label(
+    data: np.ndarray, grad: np.ndarray | None, name: str, role: str, show_grad: bool, show_data: bool, max_data: int
+) -> str:
+    lines = []
+    if name:
+        lines.append(f"<B>{html.escape(_text(_short(name)))}</B>")
+    lines.append(f"{data.shape} {data.dtype}")
+    # An unnamed scalar constant (the 0.5 in 0.5 * x) is known only by its value, so show it always.
+    if show_data and data.size <= max_data or role == "input" and not name and data.size == 1:
+        lines.append(_format_array(data, max_data))
+    if show_grad and grad is not None:
+        norm, values = _grad_lines(grad)
+        lines.append(f"<I>grad</I> {html.escape(norm)}<BR/>{html.escape(values)}")
+    return "<" + "<BR/>".join(lines) + ">"
+
+
+def _tensor_tooltip(data: np.ndarray, grad: np.ndarray | None, ctx: Function | None, name: str, role: str) -> str:
+    lines = [f"{name or 'tensor'}: {LEGEND_TEXT[role]}", f"value {_summary(data)}"]
+    lines.append("grad none" if grad is None else f"grad {_summary(grad)}, norm {_num(np.linalg.norm(grad))}")
+    if ctx is not None:
+        lines.append(f"output of {op_label(ctx)}, {_source(ctx)}")
+    return "\n".join(lines)
+
+
+def _op_tooltip(ctx: Function) -> str:
+    return f"{op_label(ctx)}: {_rule(ctx)}\n(g is the gradient of the output)\n{_source(ctx)}"
+
+
+def _text(text: str) -> str:
+    """Text graphviz shows as it is: not HTML (``<B>`` in a name stays text) and with no escapes.
+
+    Graphviz reads ``\\N``, ``\\G``, ``\\l`` in labels and tooltips as escape sequences, and
+    how many backslashes undo that depends on its version, so a backslash is shown as ⧵.
+    """
+    return graphviz.nohtml(text.replace("\\", "⧵"))
+
+
+# ---- the walk, roles, names and layers --------------------------------------------------------------
+
+
+def _walk(root: Tensor) -> tuple[dict[int, Tensor], dict[int, Function]]:
     """Every tensor and op node reachable from ``root``, found with an explicit stack (no recursion)."""
     tensors: dict[int, Tensor] = {}
-    ops: dict[int, Any] = {}
+    ops: dict[int, Function] = {}
     stack = [root]
     while stack:
         t = stack.pop()
@@ -119,6 +298,25 @@ def _walk(root: Tensor) -> tuple[dict[int, Tensor], dict[int, Any]]:
     return tensors, ops
 
 
+def _depth(root: Tensor) -> int:
+    """Nodes (tensors and ops) on the longest path from a leaf to ``root``, found without recursion."""
+    depth: dict[int, int] = {}
+    stack = [root]
+    while stack:
+        t = stack[-1]
+        if id(t) in depth:
+            stack.pop()
+            continue
+        parents = t._ctx.parents if t._ctx is not None else ()
+        pending = [p for p in parents if id(p) not in depth]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        depth[id(t)] = 2 + max(depth[id(p)] for p in parents) if parents else 1
+    return depth[id(root)]
+
+
 def _role(t: Tensor, root: Tensor) -> str:
     if t is root:
         return "output"
@@ -127,26 +325,14 @@ def _role(t: Tensor, root: Tensor) -> str:
     return "parameter" if t.requires_grad else "input"
 
 
-def _format_array(a: np.ndarray, max_data: int) -> str:
-    text = np.array2string(a, precision=4, separator=", ", threshold=max_data, max_line_width=60)
-    return '<BR ALIGN="LEFT"/>'.join(html.escape(line) for line in text.splitlines())
-
-
-def _tensor_label(t: Tensor, role: str, show_grad: bool, show_data: bool, max_data: int) -> str:
-    lines = []
-    if t.name:
-        lines.append(f"<B>{html.escape(t.name)}</B>")
-    lines.append(f"{t.shape} {t.dtype}")
-    # An unnamed scalar constant (the 0.5 in 0.5 * x) is known only by its value, so show it always.
-    if show_data and t.size <= max_data or role == "input" and not t.name and t.size == 1:
-        lines.append(_format_array(t.data, max_data))
-    if show_grad and t.grad is not None:
-        g = t.grad.data
-        if g.size <= max_data:
-            lines.append(f"<I>grad</I> {_format_array(g, max_data)}")
-        else:
-            lines.append(f"<I>‖grad‖</I> = {np.linalg.norm(g):.4g}")
-    return "<" + "<BR/>".join(lines) + ">"
+def _names(tensors: dict[int, Tensor], ops: dict[int, Function]) -> dict[int, str]:
+    """What each tensor is called in the picture: its name, or ``y`` for the unnamed labels of a loss."""
+    names = {t_id: t.name for t_id, t in tensors.items() if t.name}
+    for ctx in ops.values():
+        target = _target(ctx)
+        if isinstance(target, Tensor):
+            names.setdefault(id(target), "y")
+    return names
 
 
 def _model_clusters(model: Any) -> dict[str, list[Tensor]]:
@@ -159,14 +345,9 @@ def _model_clusters(model: Any) -> dict[str, list[Tensor]]:
     return clusters
 
 
-def _assign_clusters(
-    clusters: Mapping[str, Iterable[Tensor]] | Any,
-    tensors: dict[int, Tensor],
-    ops: dict[int, Any],
-) -> dict[int, str]:
-    """Node id -> cluster label: the listed tensors, the ops that consume them and those ops' outputs."""
-    from_model = hasattr(clusters, "named_parameters")
-    if from_model:
+def _listed(clusters: Mapping[str, Iterable[Tensor]] | Any, tensors: dict[int, Tensor]) -> dict[int, str]:
+    """Tensor id -> cluster label for the tensors the user listed (or the model's parameters), checked."""
+    if hasattr(clusters, "named_parameters"):
         clusters = {
             label: [p for p in params if id(p) in tensors] for label, params in _model_clusters(clusters).items()
         }
@@ -185,15 +366,39 @@ def _assign_clusters(
                 raise ValueError(f"draw: tensor {what}of shape {t.shape} in cluster {label!r} is not in the graph")
             if id(t) in member:
                 raise ValueError(f"draw: a tensor of shape {t.shape} is in clusters {member[id(t)]!r} and {label!r}")
-            member[id(t)] = label
-    listed = dict(member)
+            member[id(t)] = str(label)
+    return member
+
+
+def _assign_clusters(
+    clusters: Mapping[str, Iterable[Tensor]] | Any, tensors: dict[int, Tensor], ops: dict[int, Function]
+) -> dict[int, str]:
+    """Node id -> cluster label: the listed tensors, the ops that consume them and those ops' outputs,
+    the activation after them (an op of one of those outputs that keeps its shape, like tanh), and
+    the activation's output in the box of the next layer, which reads it.
+    """
+    listed = _listed(clusters, tensors)
+    member = dict(listed)
     for op_id, ctx in ops.items():
         label = next((listed[id(p)] for p in ctx.parents if id(p) in listed), None)
         if label is not None:
             member[op_id] = label
-    for t_id, t in tensors.items():
-        if t._ctx is not None and id(t._ctx) in member and t_id not in member:
-            member[t_id] = member[id(t._ctx)]
+    outputs = {id(t._ctx): t for t in tensors.values() if t._ctx is not None}
+    for op_id, t in outputs.items():
+        if op_id in member:
+            member.setdefault(id(t), member[op_id])
+    readers: dict[int, set[str | None]] = {}
+    for op_id, ctx in ops.items():
+        (x, *more) = ctx.parents
+        if not more and op_id not in member and id(x) in member and outputs[op_id].shape == x.shape:
+            member[op_id] = member[id(x)]
+        for p in ctx.parents:
+            readers.setdefault(id(p), set()).add(member.get(op_id))
+    for op_id, t in outputs.items():  # after the loop above, so the activations are in their boxes
+        if id(t) not in member and op_id in member and len(readers.get(id(t), {None})) == 1:
+            (label,) = readers[id(t)]
+            if label is not None:
+                member[id(t)] = label
     return member
 
 
@@ -206,11 +411,44 @@ def _legend(roles: set[str]) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2">{rows}</TABLE>>'
 
 
+def _check_max_data(max_data: Any) -> int:
+    if isinstance(max_data, bool) or not isinstance(max_data, int | np.integer):
+        raise TypeError(f"draw: max_data must be an integer, got {max_data!r}")
+    if max_data < 0:
+        raise ValueError(f"draw: max_data must be >= 0, got {max_data}")
+    return int(max_data)
+
+
+def _nodes(
+    root: Tensor, tensors: dict[int, Tensor], ops: dict[int, Function], show_grad: bool, show_data: bool, max_data: int
+) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """(id, node name, attributes) of every node: tensors, ops, and the labels ops take as options."""
+    names = _names(tensors, ops)
+    tips = len(tensors) + len(ops) <= TOOLTIP_LIMIT
+
+    def box(data: np.ndarray, grad: np.ndarray | None, ctx: Function | None, name: str, role: str) -> dict[str, str]:
+        attrs = {"label": _tensor_label(data, grad, name, role, show_grad, show_data, max_data), **OWN_STYLE[role]}
+        return {**attrs, "tooltip": _text(_tensor_tooltip(data, grad, ctx, name, role))} if tips else attrs
+
+    for t_id, t in tensors.items():
+        yield (
+            t_id,
+            f"t{t_id}",
+            box(t.data, None if t.grad is None else t.grad.data, t._ctx, names.get(t_id, ""), _role(t, root)),
+        )
+    for op_id, ctx in ops.items():
+        attrs = {"label": op_label(ctx), **OWN_STYLE["op"]}
+        yield op_id, f"op{op_id}", {**attrs, "tooltip": _text(_op_tooltip(ctx))} if tips else attrs
+        target = _target(ctx)
+        if isinstance(target, np.ndarray):
+            yield -op_id, f"y{op_id}", box(target, None, None, "y", "input")
+
+
 def draw(
     tensor: Tensor,
     show_grad: bool = False,
     show_data: bool = False,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
     clusters: Mapping[str, Iterable[Tensor]] | Any = None,
     max_data: int = 16,
     legend: bool = True,
@@ -218,58 +456,53 @@ def draw(
     """The computation graph behind ``tensor`` as a ``graphviz.Digraph`` (shown as SVG in Jupyter).
 
     Tensor boxes show the name, shape and dtype; ``show_grad`` adds the gradient
-    (its values when it has at most ``max_data`` entries, else its norm) and
-    ``show_data`` the values of tensors with at most ``max_data`` entries.
-    ``clusters`` groups nodes in labelled boxes: ``{"layer 0": [W0, b0], ...}`` or
-    a model (one box per layer, from its ``named_parameters()``), each holding the
-    tensors, the ops that consume them and those ops' outputs.
+    (its norm, shape and first few values) and ``show_data`` the values of tensors
+    with at most ``max_data`` entries. Every node has a tooltip with the details.
+    ``rankdir`` is the layout direction; by default left to right, or top to bottom
+    for deep graphs. ``clusters`` groups nodes in labelled boxes: ``{"layer 0": [W0, b0], ...}``
+    or a model (one box per layer, from its ``named_parameters()``), each holding the
+    tensors, the ops that consume them and those ops' outputs, and the activation after them.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw: expected a Tensor, got {type(tensor).__name__}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"draw: rankdir must be one of {RANKDIRS}, got {rankdir!r}")
-    if int(max_data) < 0:
-        raise ValueError(f"draw: max_data must be >= 0, got {max_data}")
+    if rankdir is not None and rankdir not in RANKDIRS:
+        raise ValueError(f"draw: rankdir must be one of {RANKDIRS} or None, got {rankdir!r}")
+    max_data = _check_max_data(max_data)
     tensors, ops = _walk(tensor)
     member = _assign_clusters(clusters, tensors, ops) if clusters is not None else {}
+    if rankdir is None:
+        rankdir = "TB" if _depth(tensor) > DEEP else "LR"
 
     g = Digraph(
-        name=tensor.name or "graph",
+        name=_text(_short(tensor.name or "graph")),
         graph_attr={"rankdir": rankdir},
         node_attr={"style": "filled", "fontname": "Helvetica", "fontsize": "11", **DEFAULT_STYLE},
-        edge_attr={"arrowsize": "0.7"},
+        edge_attr={"arrowsize": "0.7", "weight": "10"},
     )
-    cluster_bodies: dict[str, list[tuple[str, dict[str, str]]]] = {label: [] for label in member.values()}
-    roles = set()
-
-    def add(node_id: int, kind: str, attrs: dict[str, str]) -> None:
-        node = (f"{kind}{node_id}", attrs)
+    bodies: dict[str, list[tuple[str, dict[str, str]]]] = {label: [] for label in member.values()}
+    for node_id, name, attrs in _nodes(tensor, tensors, ops, show_grad, show_data, max_data):
         if node_id in member:
-            cluster_bodies[member[node_id]].append(node)
+            bodies[member[node_id]].append((name, attrs))
         else:
-            g.node(node[0], **node[1])
-
-    for t_id, t in tensors.items():
-        role = _role(t, tensor)
-        roles.add(role)
-        add(t_id, "t", {"label": _tensor_label(t, role, show_grad, show_data, int(max_data)), **OWN_STYLE[role]})
-    for op_id, ctx in ops.items():
-        roles.add("op")
-        add(op_id, "op", {"label": ctx.op_name(), **OWN_STYLE["op"]})
-    for i, (label, nodes) in enumerate(cluster_bodies.items()):
+            g.node(name, **attrs)
+    for i, (label, nodes) in enumerate(bodies.items()):
         with g.subgraph(name=f"cluster_{i}") as c:
-            c.attr(label=label, style="rounded,dashed", color="gray40", fontname="Helvetica")
+            c.attr(label=_text(_short(label)), style="rounded,dashed", color="gray40", fontname="Helvetica")
             for name, attrs in nodes:
                 c.node(name, **attrs)
 
     for op_id, ctx in ops.items():
-        for p in ctx.parents:
-            g.edge(f"t{id(p)}", f"op{op_id}")
+        for p in ctx.parents:  # edges from leaves pull less than the data path, which stays straight
+            g.edge(f"t{id(p)}", f"op{op_id}", **({"weight": "1"} if p._ctx is None else {}))
+        if isinstance(_target(ctx), np.ndarray):
+            g.edge(f"y{op_id}", f"op{op_id}", weight="1")
     for t_id, t in tensors.items():
         if t._ctx is not None:
             g.edge(f"op{id(t._ctx)}", f"t{t_id}")
     if legend:
-        g.node("legend", label=_legend(roles), shape="plaintext", style="", fontsize="10")
+        roles = {_role(t, tensor) for t in tensors.values()} | ({"op"} if ops else set())
+        roles |= {"input"} if any(isinstance(_target(ctx), np.ndarray) for ctx in ops.values()) else set()
+        g.node("legend", label=_legend(roles), shape="plaintext", style="", fontsize="10", tooltip="legend")
     return g
 
 

@@ -46,6 +46,16 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
+    def __repr__(self) -> str:
+        """The model, the optimizer's type and step count, the RNG and the extra keys; not the arrays."""
+        state = self.optimizer_state
+        opt = "None" if state is None else f"{state.get('type')} at steps={state.get('steps')}"
+        rng = "None" if self.rng is None else type(self.rng.bit_generator).__name__
+        return (
+            f"Checkpoint(model={self.model!r}, optimizer={opt}, rng={rng}, "
+            f"extra={self.extra!r}, format_version={self.format_version})"
+        )
+
     def restore_optimizer(self) -> optim.Optimizer:
         """The saved optimizer, rebuilt over this checkpoint's model with its state restored."""
         if self.optimizer_state is None:

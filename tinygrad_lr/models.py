@@ -85,6 +85,14 @@ class Model(ABC):
         for p in self.parameters():
             p.zero_grad()
 
+    def __repr__(self) -> str:
+        """``MLP(sizes=[2, 3, 2], activation='tanh'): W0 (2, 3), b0 (3,), …; 17 float64 parameters``."""
+        config = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        params = self.named_parameters()
+        shapes = ", ".join(f"{name} {p.shape}" + ("" if p.requires_grad else " frozen") for name, p in params.items())
+        dtype = next(iter(params.values())).dtype if params else ""
+        return f"{type(self).__name__}({config}): {shapes}; {sum(p.size for p in params.values())} {dtype} parameters"
+
 
 def _init(shape: tuple[int, ...], fan_in: int, rng: np.random.Generator, dtype: Any, name: str) -> Tensor:
     """Normal entries scaled by 1/sqrt(fan_in), so activations keep unit scale."""
@@ -163,6 +171,11 @@ class MLP(SoftmaxRegression):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP: sizes must be at least (n_features, n_classes), all >= 1; got {sizes}")
+        if sizes[-1] == 1:  # a sigmoid head is LogisticRegression's job; the MLP's is softmax
+            raise ValueError(
+                f"MLP: sizes {sizes} end in 1 output, but the MLP has one output per class (softmax); "
+                f"for binary labels use 2 outputs, MLP({sizes[:-1] + [2]}), or LogisticRegression"
+            )
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         self.sizes, self.activation = sizes, activation

@@ -92,6 +92,11 @@ class Optimizer(ABC):
         for p in self.params:
             p.grad = None
 
+    def __repr__(self) -> str:
+        """``Adam(lr=0.01, betas=[0.9, 0.999], eps=1e-08, weight_decay=0.0): 4 parameters, steps=120``."""
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self.hyper().items())
+        return f"{type(self).__name__}({hyper}): {len(self.params)} parameters, steps={self.steps}"
+
     def step(self) -> None:
         """One update of every parameter with a gradient; parameters without one are skipped.
 

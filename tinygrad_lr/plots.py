@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .graph import _atomic_write
 from .tensor import Tensor
@@ -55,27 +56,43 @@ def _series(history: Any, name: str) -> list[float]:
     return [] if values is None else [float(v) for v in values]
 
 
+def _penalty_note(history: Any) -> str:
+    """How the loss curves were measured: with or without the L2 penalty, when the history says."""
+    l2 = history.get("l2") if isinstance(history, Mapping) else getattr(history, "l2", None)
+    if l2 is None:
+        return ""
+    return f" (log-loss + L2 penalty, λ={float(l2):g})" if l2 else " (log-loss, no penalty)"
+
+
 def plot_history(history: Any, path: str | Path | None = None, title: str | None = None) -> Figure:
     """Loss and accuracy per epoch, train and validation, side by side.
 
     ``history`` is anything with ``loss``, ``accuracy``, ``val_loss`` and
     ``val_accuracy`` lists (``train.History``) or a dict with those keys; empty or
-    missing series are left out.
+    missing series are left out. When it has ``l2`` (``History`` does), the loss
+    legend says whether the curves include the L2 penalty. Epochs are whole
+    numbers on the x axis; the accuracy axis ends at 1.
     """
     loss = _series(history, "loss")
     if not loss:
         raise ValueError("plot_history: the history has no 'loss' values to plot")
-    panels = [("loss", loss, _series(history, "val_loss"))]
+    panels = [("loss", loss, _series(history, "val_loss"), _penalty_note(history))]
     accuracy, val_accuracy = _series(history, "accuracy"), _series(history, "val_accuracy")
     if accuracy or val_accuracy:
-        panels.append(("accuracy", accuracy, val_accuracy))
+        panels.append(("accuracy", accuracy, val_accuracy, ""))
     fig = Figure(figsize=(5 * len(panels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (what, train, val) in zip(axes, panels):
+    for ax, (what, train, val, note) in zip(axes, panels):
         for label, values in (("train", train), ("validation", val)):
             if values:
                 marker = "o" if len(values) <= 30 else None
-                ax.plot(range(1, len(values) + 1), values, marker=marker, markersize=3, label=label)
+                # clip_on=False: a marker at accuracy 1 is drawn whole on the capped axis
+                ax.plot(
+                    range(1, len(values) + 1), values, marker=marker, markersize=3, label=label + note, clip_on=False
+                )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if what == "accuracy":
+            ax.set_ylim(top=1.0)
         ax.set_xlabel("epoch")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)

@@ -31,8 +31,10 @@ class History:
 
     ``loss``/``accuracy`` are means over the epoch's minibatches, measured as they
     were trained on (no extra pass over the data); ``loss`` is the minimised
-    objective (data loss + the L2 penalty). ``val_loss``/``val_accuracy`` are
-    measured on the validation set after each epoch (empty without one).
+    objective (data loss + the L2 penalty ``l2``/2·||W||², so it includes the
+    penalty when ``l2 > 0``). ``val_loss``/``val_accuracy`` are measured on the
+    validation set after each epoch (empty without one); ``val_loss`` includes
+    the same penalty.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -41,6 +43,17 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     epochs: int = 0
     stopped_early: bool = False
+    l2: float = 0.0
+
+    def __repr__(self) -> str:
+        """``History(epochs=10, loss 0.6931 → 0.1234, accuracy 0.52 → 0.96, l2=0.0)``: first and last values."""
+        series = [
+            f"{name} {values[0]:.4g}" + (f" → {values[-1]:.4g}" if len(values) > 1 else "")
+            for name, values in vars(self).items()
+            if isinstance(values, list) and values
+        ]
+        stopped = ", stopped early" if self.stopped_early else ""
+        return f"History(epochs={self.epochs}{stopped}, {', '.join(series + [f'l2={self.l2:g}'])})"
 
 
 def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
@@ -163,7 +176,7 @@ def fit(
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
 
-    history = History()
+    history = History(l2=l2)
     best, stale = math.inf, 0
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
