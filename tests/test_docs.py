@@ -217,9 +217,12 @@ def test_api_reference_signatures_are_the_codes():
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)|(?P<url>\bhttps?://\S+)")
 
 
+CODE = re.compile(r"^```.*?^```|`[^`\n]+`", re.MULTILINE | re.DOTALL)  # code shows a URL, it does not link it
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
 def test_links_point_to_files_in_the_repository(path):
-    text = path.read_text()
+    text = CODE.sub("", path.read_text())
     bad = []
     for match in LINK.finditer(text):
         target = match["url"] or match["target"]
@@ -228,3 +231,11 @@ def test_links_point_to_files_in_the_repository(path):
         if match["url"] or (file and (not resolved.is_relative_to(ROOT) or not resolved.exists())):
             bad.append(target)
     assert not bad, f"{path.name} links outside the repository or to missing files: {bad}"
+
+
+def test_the_link_check_sees_links_and_bare_urls_but_not_code():
+    text = (
+        "[a](https://x.org) see http://y.org, [b](api.md) `http://code` and\n```bash\npip --index-url https://z\n```\n"
+    )
+    found = [m["url"] or m["target"] for m in LINK.finditer(CODE.sub("", text))]
+    assert found == ["https://x.org", "http://y.org,", "api.md"]
