@@ -544,7 +544,11 @@ def _graph_parser(sub: Any) -> None:
     graph.add_argument(
         "--max-data", type=_nonnegative_int, default=16, help="largest tensor whose values --show-data shows"
     )
-    graph.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction")
+    graph.add_argument(
+        "--rankdir",
+        choices=("LR", "TB", "RL", "BT"),
+        help="layout direction (default: left to right, top to bottom for deep graphs)",
+    )
     graph.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds the data and the initialisation")
     graph.set_defaults(run=_cmd_graph)
 
