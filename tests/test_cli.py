@@ -672,4 +672,4 @@ def test_the_moons_line_of_the_docs_scores_as_the_mlp_tutorial(capsys, tmp_path)
     argv = ["--model", "mlp", "--hidden", "10", "--dataset", "moons", "--epochs", "60", "--lr", "0.05"]
     status, _, _ = run(capsys, "train", *argv, "--out", str(tmp_path), "--quiet")
     assert status == 0
-    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] == 0.98  # 98 of 100, as docs/cli.md says
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] == 0.98  # 98 of 100, as cli.md says
