@@ -202,8 +202,52 @@ def missing_dot(env: Env) -> None:
     render((t23() * 2).sum(), env.tmp / "graph.svg")
 
 
+class Custom(models.Model):
+    """A user's model: one Dense layer; ``config`` and layer names are set per test."""
+
+    def __init__(self, config: Any = None, names: tuple[tuple[str, str], ...] = (("W", "b"),)) -> None:
+        self.n_features, self.n_classes, self._config = 3, 2, config or {}
+        self.layers = [models.Dense(3, 2, names=n) for n in names]
+
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def forward(self, X: Tensor) -> Tensor:
+        return self.layers[0](X)
+
+
+class Empty(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=())
+
+
+class Twice(Custom):
+    def __init__(self) -> None:
+        super().__init__(names=(("W", "b"), ("W", "b")))
+
+
+def rows_with_nan(env: Env) -> None:
+    X = X20[:5].copy()
+    X[3, 1] = np.nan
+    models.SoftmaxRegression(3, 2).predict(X)
+
+
+def softmax_3_2() -> models.SoftmaxRegression:
+    return models.SoftmaxRegression(3, 2)
+
+
 def estimator(**params: Any) -> SoftmaxRegressionClassifier:
     return SoftmaxRegressionClassifier(**params)
+
+
+def streamed(X: Any) -> SoftmaxRegressionClassifier:
+    """An estimator after a first partial_fit on X (20 rows, classes 0 and 1)."""
+    return estimator(solver="sgd").partial_fit(X, Y20, classes=[0, 1])
+
+
+def memmap(env: Env, X: np.ndarray) -> np.ndarray:
+    np.save(env.tmp / f"X{X.shape[1]}.npy", X)
+    return np.load(env.tmp / f"X{X.shape[1]}.npy", mmap_mode="r")
 
 
 CASES = [
@@ -296,7 +340,19 @@ CASES = [
     Case("model-size", ValueError, lambda env: models.SoftmaxRegression(3, 0)),
     Case("model-size-type", TypeError, lambda env: models.LogisticRegression(2.5)),
     Case("mlp-activation", ValueError, lambda env: models.MLP([2, 3, 2], activation="gelu")),
-    Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 5, 1])),
+    Case("mlp-one-output", ValueError, lambda env: models.MLP([2, 3, 1])),
+    Case("dense-size", ValueError, lambda env: models.Dense(2, 0)),
+    Case("parameter-names-twice", ValueError, lambda env: Twice().parameters()),
+    Case("model-no-parameters", ValueError, lambda env: Empty()(X20)),
+    Case("predict-nan", ValueError, rows_with_nan),
+    Case("state-dict-not-dict", TypeError, lambda env: softmax_3_2().load_state_dict(softmax_3_2().parameters())),
+    Case("state-dict-missing", ValueError, lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2))})),
+    Case("state-dict-not-array", TypeError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2)).tolist(), "b": np.ones(2)})),
+    Case("state-dict-shape", ValueError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((2, 3)), "b": np.ones(2)})),
+    Case("state-dict-dtype", ValueError,
+         lambda env: softmax_3_2().load_state_dict({"W": np.ones((3, 2), np.float32), "b": np.ones(2)})),
     # fit
     Case("fit-nan", ValueError, lambda env: fit20(with_value(np.nan))),
     Case("fit-inf", ValueError, lambda env: fit20(with_value(-np.inf))),
@@ -341,6 +397,9 @@ CASES = [
     Case("save-not-a-model", TypeError, lambda env: io.save({"W": np.ones(2)}, env.tmp / "m.npz")),
     Case("save-extra-not-json", TypeError,
          lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra={"when": object()})),
+    Case("save-config-not-json", TypeError, lambda env: io.save(Custom({"act": np.tanh}), env.tmp / "m.npz")),
+    Case("checkpoint-own-model", CheckpointError, lambda env: io.load(checkpoint(env, Custom()))),
+    Case("load-into-not-a-model", TypeError, lambda env: io.load(checkpoint(env), model=object())),
     # graph
     Case("dot-missing", GraphvizNotFoundError, missing_dot),
     Case("draw-not-tensor", TypeError, lambda env: tg.draw(np.ones(3))),
@@ -362,6 +421,14 @@ CASES = [
     Case("estimator-features", ValueError, lambda env: estimator().fit(X20, Y20).predict(X20[:, :2])),
     Case("estimator-diverges", FloatingPointError,
          lambda env: estimator(solver="sgd", max_iter=5).fit(X20 * 1e300, Y20)),
+    Case("partial-fit-no-classes", ValueError, lambda env: estimator(solver="sgd").partial_fit(X20, Y20)),
+    Case("partial-fit-one-class", ValueError, lambda env: estimator(solver="sgd").partial_fit(X20, Y20, classes=[0])),
+    Case("partial-fit-unknown-label", ValueError,
+         lambda env: estimator(solver="sgd").partial_fit(X20, np.arange(20) % 3, classes=[0, 1])),
+    Case("partial-fit-classes-changed", ValueError,
+         lambda env: streamed(X20).partial_fit(X20, Y20, classes=[0, 1, 2])),
+    Case("partial-fit-features", ValueError,
+         lambda env: streamed(memmap(env, X20)).partial_fit(memmap(env, X20[:, :2]), Y20)),
     Case("split-unknown", ValueError, lambda env: splits.load_split("cifar")),
     Case("split-mnist-test-size", ValueError, lambda env: splits.load_split("mnist", env.tmp, test_size=0.3)),
     Case("split-mnist-missing", FileNotFoundError, lambda env: splits.load_split("mnist", env.tmp)),

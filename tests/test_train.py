@@ -221,11 +221,11 @@ def with_nan_in_last_row(value):
         (dict(X=X_OK[0]), ValueError, r"X must be 2-D .*got shape \(3,\)"),
         (dict(X=X_OK.astype(complex)), TypeError, "X must hold real numbers, got dtype complex128"),
         (dict(X=np.full((20, 3), "a")), TypeError, "X must hold real numbers, got dtype <U1"),
-        (dict(y=Y_OK[:-1]), ValueError, r"y must have shape \(20,\), one label per row of X, got shape \(19,\)"),
-        (dict(y=np.r_[Y_OK[:-1], -1]), ValueError, r"y must be in \[0, 2\), got -1 at index 19"),
-        (dict(y=np.r_[Y_OK[:-1], 2]), ValueError, r"y must be in \[0, 2\), got 2 at index 19"),
+        (dict(y=Y_OK[:-1]), ValueError, r"y must have shape \(20,\), one label per sample, got shape \(19,\)"),
+        (dict(y=np.r_[Y_OK[:-1], -1]), ValueError, r"y must be in \[0, 2\); got -1 at index 19"),
+        (dict(y=np.r_[Y_OK[:-1], 2]), ValueError, r"y must be in \[0, 2\); got 2 at index 19"),
         (dict(y=np.zeros(20) + 0.5), TypeError, r"y must be integer class labels, got dtype float64 \(e.g. 0.5\); use"),
-        (dict(y=np.array(list("ab" * 10))), TypeError, r"got dtype <U1 \(e.g. 'a'\); use y.astype\(int\)"),
+        (dict(y=np.array(list("ab" * 10))), TypeError, r"got dtype <U1 \(e.g. 'a'\); use .astype\(int\)"),
         (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
         (dict(epochs=2.5), ValueError, "epochs must be an integer >= 1, got 2.5"),
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
@@ -239,7 +239,7 @@ def with_nan_in_last_row(value):
         (dict(tol=np.float32(np.inf)), ValueError, "fit: tol must be finite and >= 0, got inf"),
         (dict(validation=(X_OK,)), ValueError, r"validation must be a pair \(X_val, y_val\)"),
         (dict(validation=(with_nan_in_last_row(np.nan), Y_OK)), ValueError, "validation X contains nan at row 19"),
-        (dict(validation=(X_OK, np.full(20, 5))), ValueError, r"validation y must be in \[0, 2\), got 5 at index 0"),
+        (dict(validation=(X_OK, np.full(20, 5))), ValueError, r"validation y must be in \[0, 2\); got 5 at index 0"),
     ],
 )
 def test_bad_input_fails_before_training(kwargs, error, message):
@@ -255,7 +255,7 @@ def test_bad_input_fails_before_training(kwargs, error, message):
 
 def test_labels_are_checked_against_the_number_of_classes():
     model = models.SoftmaxRegression(3, 4)
-    with pytest.raises(ValueError, match=r"y must be in \[0, 4\), got 4 at index 0"):
+    with pytest.raises(ValueError, match=r"y must be in \[0, 4\); got 4 at index 0"):
         fit(model, X_OK, np.full(20, 4))
     fit(model, X_OK, np.arange(20) % 4, epochs=1)  # labels 0..3 are fine
 

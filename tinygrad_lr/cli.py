@@ -434,10 +434,12 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from . import plots
+    from .cluster import on_cluster
     from .sweep import sweep_results
 
     out = _output_dir(args.out, SWEEP_FILES)
-    results = sweep_results(args.lrs, args.ratios, args.epochs, args.batch_size, args.seed, args.n_jobs)
+    with on_cluster(args.scheduler):
+        results = sweep_results(args.lrs, args.ratios, args.epochs, args.batch_size, args.seed, args.n_jobs)
     print(f"{'lr':>8} {'test fraction':>14} {'train acc':>10} {'test acc':>9} {'test log-loss':>14}")
     for r in results:
         print(
@@ -574,8 +576,8 @@ def _check_and_sweep_parsers(sub: Any) -> None:
         formatter_class=_HelpFormatter,
         description="Binary iris logistic regression (tinygrad_lr.estimators, solver sgd: Nesterov "
         "momentum, standardised features) for each learning rate and test fraction, "
-        "run by scikit-learn's GridSearchCV with n_jobs workers; prints a table and "
-        "writes sweep.png and sweep.json to --out.",
+        "run by scikit-learn's GridSearchCV with n_jobs workers, or on a Dask cluster "
+        "with --scheduler; prints a table and writes sweep.png and sweep.json to --out.",
     )
     sweep.add_argument(
         "--lrs", type=_positive_float, nargs="+", default=[0.01, 0.1, 0.9, 10.0], metavar="LR", help="learning rates"
@@ -591,6 +593,12 @@ def _check_and_sweep_parsers(sub: Any) -> None:
     sweep.add_argument("--n-jobs", type=_n_jobs, default=2, help="joblib workers (-1: all cores)")
     sweep.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds the splits and the estimator")
     sweep.add_argument("--out", default="runs", metavar="DIR", help="where sweep.png and sweep.json go")
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the fits on the Dask cluster of this scheduler (tcp://host:8786; the distributed extra); "
+        "its workers' threads, not --n-jobs, set the parallelism",
+    )
     sweep.set_defaults(run=_cmd_sweep)
 
 

@@ -18,10 +18,15 @@ by ``train.fit``: ``max_iter`` counts epochs and ``tol`` stops training once the
 loss has not improved by ``tol`` for 10 epochs (as in scikit-learn's MLPClassifier).
 "sgd" takes scikit-learn's MLPClassifier ``momentum`` (0.9) and ``nesterovs_momentum``
 (True); ``momentum=0`` is plain gradient descent (Nesterov then has nothing to act on).
+
+The minibatch solvers also learn incrementally (``partial_fit``, one pass per call) and
+read an ``np.memmap`` or a ``dask.array`` block by block (``tinygrad_lr.streaming``), so
+the data may be bigger than memory; see docs/scaling.md.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -31,15 +36,18 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
-from . import optim, solvers, train
+from . import optim, solvers, streaming, train
 from .autograd import no_grad
 from .models import MLP, LogisticRegression, Model, SoftmaxRegression
 from .tensor import Tensor
 
 N_ITER_NO_CHANGE = 10  # stochastic solvers: epochs without a tol improvement before stopping
+FLOAT_DTYPES = (np.float64, np.float32)  # float32 data stays float32 (and so does the model); the rest becomes float64
+MINIBATCH_SOLVERS = ("adam", "sgd")
 
 
 class _Classifier(ClassifierMixin, BaseEstimator, ABC):
@@ -49,8 +57,8 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
     _default_max_iter = 100
 
     @abstractmethod
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        """The untrained model for this estimator's parameters."""
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        """The untrained model for this estimator's parameters, computing in ``dtype`` (the data's)."""
 
     def _targets(self, codes: np.ndarray) -> np.ndarray:
         """Labels as the model's loss wants them (class indices 0..K-1 by default)."""
@@ -84,7 +92,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
 
     def fit(self, X: Any, y: Any) -> _Classifier:
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        X, y = self._check_data(X, y, reset=True)
         check_classification_targets(y)
         self._check_target(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -93,15 +101,15 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
                 f"{type(self).__name__}: needs samples of at least 2 classes, "
                 f"but the data contains only one class: {self.classes_[0]!r}"
             )
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        model = self._make_model(X.shape[1], len(self.classes_), seed)
-        if not getattr(self, "fit_intercept", True):
-            model.b.requires_grad_(False)
+        seed = self._seed()
+        model = self._new_model(X.shape[1], len(self.classes_), seed, X.dtype)
         l2 = 1.0 / (self.C * X.shape[0])
+        optimizer = rng = None
         if self.solver in ("newton", "lbfgs"):
             n_iter, converged = self._solve_full_batch(model, X, self._targets(codes), l2)
         else:
-            n_iter, converged = self._solve_minibatch(model, X, codes, l2, seed)
+            optimizer, rng = self._make_optimizer(model), np.random.default_rng(seed)
+            n_iter, converged = self._solve_minibatch(model, optimizer, rng, X, codes, l2, self.max_iter)
         if not converged:
             warnings.warn(
                 f"{type(self).__name__}: solver {self.solver!r} did not converge in max_iter={self.max_iter} "
@@ -109,9 +117,98 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.model_, self.n_iter_ = model, n_iter
+        self.model_, self.n_iter_, self._optimizer, self._rng = model, n_iter, optimizer, rng
         self._set_fitted_attributes(model)
         return self
+
+    def _has_minibatch_solver(self) -> bool:
+        """``partial_fit`` exists for the minibatch solvers only (as for scikit-learn's MLPClassifier)."""
+        if self.solver not in MINIBATCH_SOLVERS:
+            raise AttributeError(
+                f"{type(self).__name__}: partial_fit needs a minibatch solver {MINIBATCH_SOLVERS}, "
+                f"not solver={self.solver!r}"
+            )
+        return True
+
+    @available_if(_has_minibatch_solver)
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> _Classifier:
+        """One pass over ``(X, y)`` in minibatches, continuing the model, optimizer and shuffling of the last call/fit.
+
+        ``classes`` lists every label the stream can hold: required on the first call,
+        checked against ``classes_`` when passed later. The first call is ``fit`` with
+        ``max_iter=1``; each call penalises as ``fit`` would on its own rows
+        (``l2 = 1/(C·len(X))``). A model fitted by a full-batch solver is not continued.
+        """
+        self._check_params()
+        first = getattr(self, "_optimizer", None) is None
+        X, y = self._check_data(X, y, reset=first)
+        check_classification_targets(y)
+        labels = self._stream_classes(classes, first)
+        unknown = ~np.isin(y, labels)
+        if unknown.any():
+            raise ValueError(
+                f"{type(self).__name__}: y holds {y[unknown][:1].tolist()[0]!r}, not one of classes {labels.tolist()}"
+            )
+        if first:
+            seed = self._seed()
+            model = self._new_model(X.shape[1], len(labels), seed, X.dtype)
+            optimizer, rng, passes = self._make_optimizer(model), np.random.default_rng(seed), 0
+        else:  # on copies: a call that fails midway (divergence, Ctrl-C) leaves the estimator as it was
+            model, optimizer, rng = copy.deepcopy((self.model_, self._optimizer, self._rng))
+            passes = int(np.max(self.n_iter_))
+        codes = np.searchsorted(labels, y)
+        self._solve_minibatch(model, optimizer, rng, X, codes, 1.0 / (self.C * X.shape[0]), epochs=1)
+        self.classes_, self.model_, self.n_iter_, self._optimizer, self._rng = labels, model, passes + 1, optimizer, rng
+        self._set_fitted_attributes(model)
+        return self
+
+    def _stream_classes(self, classes: Any, first: bool) -> np.ndarray:
+        """The labels of a ``partial_fit`` stream: ``classes`` on the first call (required), ``classes_`` later."""
+        name = type(self).__name__
+        if not first:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"{name}: classes={np.unique(classes).tolist()} differ from {self.classes_.tolist()}, "
+                    "the classes of the first partial_fit call"
+                )
+            return self.classes_
+        if classes is None:
+            raise ValueError(f"{name}: the first call to partial_fit needs classes=, every label the data can hold")
+        labels = np.unique(column_or_1d(np.asarray(classes)))
+        self._check_target(labels)
+        if len(labels) < 2:
+            raise ValueError(f"{name}: classes must hold at least 2 labels, got {labels.tolist()}")
+        return labels
+
+    def _check_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, np.ndarray]:
+        """scikit-learn's ``validate_data``, except for a memmap or dask array given to a minibatch solver.
+
+        That one is left unread: ``train.fit`` checks its values and trains on it block by
+        block (``streaming``); only its feature count is checked here, and ``y`` is read whole.
+        """
+        if self.solver not in MINIBATCH_SOLVERS or not streaming.is_blockwise(X):
+            return validate_data(self, X, y, dtype=FLOAT_DTYPES, y_numeric=False, reset=reset)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            vars(self).pop("feature_names_in_", None)
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input."
+            )
+        y = column_or_1d(np.asarray(y))
+        check_consistent_length(X, y)
+        return X, y
+
+    def _seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _new_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        """The model in the data's float dtype (float32 stays float32; anything else is float64)."""
+        model = self._make_model(n_features, n_classes, seed, dtype if dtype in FLOAT_DTYPES else np.dtype(np.float64))
+        if not getattr(self, "fit_intercept", True):
+            model.b.requires_grad_(False)
+        return model
 
     def _solve_full_batch(self, model: Model, X: np.ndarray, target: np.ndarray, l2: float) -> tuple[int, bool]:
         if self._zero_init:
@@ -123,19 +220,21 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
             result = solvers.newton_cg(model, X, target, l2=l2, tol=self.tol, max_iter=self.max_iter)
         return result.n_iter, result.converged
 
-    def _solve_minibatch(
-        self, model: Model, X: np.ndarray, codes: np.ndarray, l2: float, seed: int
-    ) -> tuple[int, bool]:
-        """``train.fit`` on the same penalised objective (an unbiased estimate per batch); converged: stopped on tol."""
+    def _make_optimizer(self, model: Model) -> optim.Optimizer:
         params = [p for p in model.parameters() if p.requires_grad]
         if self.solver == "adam":
-            optimizer: optim.Optimizer = optim.Adam(params, lr=self.learning_rate)
-        else:
-            nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-            optimizer = optim.SGD(params, lr=self.learning_rate, momentum=self.momentum, nesterov=nesterov)
+            return optim.Adam(params, lr=self.learning_rate)
+        nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
+        return optim.SGD(params, lr=self.learning_rate, momentum=self.momentum, nesterov=nesterov)
+
+    def _solve_minibatch(
+        self, model: Model, optimizer: optim.Optimizer, rng: np.random.Generator, X: Any, codes: np.ndarray,
+        l2: float, epochs: int,
+    ) -> tuple[int, bool]:  # fmt: skip
+        """``train.fit`` on the same penalised objective (an unbiased estimate per batch); converged: stopped on tol."""
         try:
             history = train.fit(
-                model, X, codes, optimizer=optimizer, epochs=self.max_iter, batch_size=self.batch_size, seed=seed,
+                model, X, codes, optimizer=optimizer, epochs=epochs, batch_size=self.batch_size, seed=rng,
                 l2=l2, progress=False, tol=self.tol, patience=N_ITER_NO_CHANGE,
             )  # fmt: skip
         except FloatingPointError as e:  # name the estimator, not the function it calls
@@ -144,7 +243,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
 
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
         with no_grad():
             return self.model_(Tensor(X)).data
 
@@ -210,8 +309,8 @@ class LogisticRegressionClassifier(_LinearClassifier):
                 "use SoftmaxRegressionClassifier for more than two classes."
             )
 
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        return LogisticRegression(n_features, seed=seed)
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        return LogisticRegression(n_features, seed=seed, dtype=dtype)
 
     def _targets(self, codes: np.ndarray) -> np.ndarray:
         return codes.astype(np.float64)
@@ -229,8 +328,8 @@ class LogisticRegressionClassifier(_LinearClassifier):
 class SoftmaxRegressionClassifier(_LinearClassifier):
     """Multinomial logistic regression, p(y = classes_[k] | x) = softmax(x W + b)_k."""
 
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
-        return SoftmaxRegression(n_features, n_classes, seed=seed)
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
+        return SoftmaxRegression(n_features, n_classes, seed=seed, dtype=dtype)
 
     def _set_fitted_attributes(self, model: Model) -> None:
         self.coef_ = model.W.data.T.copy()
@@ -270,12 +369,11 @@ class MLPClassifier(_Classifier):
         self.nesterovs_momentum = nesterovs_momentum
         self.random_state = random_state
 
-    def _make_model(self, n_features: int, n_classes: int, seed: int) -> Model:
+    def _make_model(self, n_features: int, n_classes: int, seed: int, dtype: np.dtype) -> Model:
         hidden = self.hidden_layer_sizes
         hidden = (hidden,) if isinstance(hidden, int | np.integer) else hidden
-        return MLP([n_features, *hidden, n_classes], activation=self.activation, seed=seed)
+        return MLP([n_features, *hidden, n_classes], activation=self.activation, seed=seed, dtype=dtype)
 
     def _set_fitted_attributes(self, model: Model) -> None:
-        layers = len(model.sizes) - 1
-        self.coefs_ = [getattr(model, f"W{i}").data.copy() for i in range(layers)]
-        self.intercepts_ = [getattr(model, f"b{i}").data.copy() for i in range(layers)]
+        self.coefs_ = [layer.W.data.copy() for layer in model.layers]
+        self.intercepts_ = [layer.b.data.copy() for layer in model.layers]

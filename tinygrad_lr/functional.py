@@ -129,18 +129,22 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
     return BinaryCrossEntropyWithLogits.apply(logits, y)
 
 
-def _check_labels(labels: Any, n: int, n_classes: int, op: str) -> np.ndarray:
-    """Integer labels in [0, n_classes), returned as intp (what NumPy indexes with; no copy if already)."""
+def check_labels(labels: Any, n: int, n_classes: int, op: str, what: str = "labels") -> np.ndarray:
+    """Integer class labels in [0, n_classes), one per sample, as intp (what NumPy indexes with;
+    no copy if already). The one label check: losses, ``one_hot`` and ``fit`` all use it."""
     labels = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"{op}: labels must be integers, got dtype {labels.dtype}")
+    if labels.dtype.kind not in "iub":
+        example = f" (e.g. {labels.flat[:1].tolist()[0]!r})" if labels.size else ""  # a plain value
+        raise TypeError(
+            f"{op}: {what} must be integer class labels, got dtype {labels.dtype}{example}; use .astype(int)"
+        )
     if labels.shape != (n,):
-        raise ValueError(f"{op}: expected {n} labels of shape ({n},), got shape {labels.shape}")
+        raise ValueError(f"{op}: {what} must have shape ({n},), one label per sample, got shape {labels.shape}")
     as_index = labels if labels.dtype == np.intp else labels.astype(np.intp)
     # Viewed as unsigned, negative labels are huge: one max finds bad labels at either end.
     if n and np.maximum.reduce(as_index.view(np.uintp)) >= n_classes:
-        bad = int(np.flatnonzero((labels < 0) | (labels >= n_classes))[0])
-        raise ValueError(f"{op}: labels must be in [0, {n_classes}); got {labels[bad]} at index {bad}")
+        bad = int(np.flatnonzero((as_index < 0) | (as_index >= n_classes))[0])
+        raise ValueError(f"{op}: {what} must be in [0, {n_classes}); got {labels[bad]} at index {bad}")
     return as_index
 
 
@@ -217,7 +221,7 @@ def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     n, c = logits._data.shape
     if n == 0:
         raise ValueError("cross_entropy: empty batch (0 samples)")
-    return CrossEntropy.apply(logits, labels=_check_labels(labels, n, c, "cross_entropy"))
+    return CrossEntropy.apply(logits, labels=check_labels(labels, n, c, "cross_entropy"))
 
 
 def mse(pred: Tensor, target: Any) -> Tensor:
@@ -230,7 +234,7 @@ def mse(pred: Tensor, target: Any) -> Tensor:
 
 def one_hot(labels: Any, n_classes: int, dtype: Any = np.float64) -> Tensor:
     labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-    labels = _check_labels(labels, len(labels), n_classes, "one_hot")
+    labels = check_labels(labels, len(labels), n_classes, "one_hot")
     out = np.zeros((len(labels), n_classes), dtype=dtype)
     out[np.arange(len(labels)), labels] = 1
     return Tensor(out)

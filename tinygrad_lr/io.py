@@ -83,15 +83,21 @@ def save(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Write ``model`` (plus optimizer state, RNG state and JSON-able ``extra``) to ``path`` atomically."""
-    if type(model) not in MODELS.values():
-        raise TypeError(f"save: can only save {sorted(MODELS)}, got {type(model).__name__}")
-    arrays = {f"param/{name}": p.data for name, p in model.named_parameters().items()}
+    if not isinstance(model, Model):
+        raise TypeError(f"save: can only save a models.Model (built in or a subclass), got {type(model).__name__}")
+    config = model.config()
+    try:
+        json.dumps(config)
+    except TypeError as e:
+        raise TypeError(f"save: {type(model).__name__}.config() must be JSON-serialisable ({e})") from None
+    state = model.state_dict()
+    arrays = {f"param/{name}": value for name, value in state.items()}
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "model": type(model).__name__,
-        "config": model.config(),
-        "parameters": list(model.named_parameters()),
+        "model": type(model).__name__,  # a name only: load rebuilds from MODELS, never imports it
+        "config": config,
+        "parameters": list(state),
         "optimizer": None,
         "rng": None if rng is None else _rng_state(rng),
         "extra": extra or {},
@@ -207,24 +213,40 @@ def _float_array(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]
     return a
 
 
-def _model(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str) -> Model:
-    name, config = meta.get("model"), meta.get("config")
+def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str) -> Model:
+    """A fresh built-in model from the file's class name and config, in its parameters' dtype."""
+    name, config, names = meta.get("model"), meta.get("config"), meta.get("parameters")
     if name not in MODELS:
-        raise CheckpointError(f"load: {path} names model {name!r}; known models: {sorted(MODELS)}")
+        raise CheckpointError(
+            f"load: {path} names model {name!r}; io.load rebuilds only the built-in models {sorted(MODELS)}. "
+            "For a model of your own, build it and pass it: io.load(path, model=my_model)"
+        )
     if not isinstance(config, dict):
         raise CheckpointError(f"load: {path} has a model config that is not a dict: {config!r:.80}")
+    first = arrays.get(f"param/{names[0]}") if isinstance(names, list) and names else None
+    dtype = first.dtype if first is not None and first.dtype in (np.float32, np.float64) else np.float64
     try:
-        model = MODELS[name](**config)
+        return MODELS[name](**config, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"load: {path}: cannot build {name} from config {config} ({e})") from None
-    params = model.named_parameters()
+
+
+def _model(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str, model: Model | None) -> Model:
+    """The file's parameters, checked, in ``model`` (or in a built-in model rebuilt from the file)."""
+    if model is None:
+        model = _build(meta, arrays, path)
+    elif not isinstance(model, Model):
+        raise TypeError(f"load: model must be a models.Model instance to load into, got {type(model).__name__}")
+    name, params = type(model).__name__, model.named_parameters()
     if meta.get("parameters") != list(params):
         raise CheckpointError(f"load: {path} lists parameters {meta.get('parameters')}; {name} has {list(params)}")
     loaded = {n: _float_array(arrays, f"param/{n}", p.shape, path) for n, p in params.items()}
     if len({a.dtype for a in loaded.values()}) > 1:
         raise CheckpointError(f"load: {path} mixes parameter dtypes {sorted({str(a.dtype) for a in loaded.values()})}")
-    for n, p in params.items():
-        p.data = loaded[n]
+    try:
+        model.load_state_dict(loaded)
+    except ValueError as e:
+        raise CheckpointError(f"load: {path}: {e}") from None
     return model
 
 
@@ -265,12 +287,16 @@ def _rng(meta: dict[str, Any], path: str) -> np.random.Generator | None:
     return np.random.Generator(bit_generator)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by :func:`save`: model, optimizer state, RNG and ``extra``."""
+def load_checkpoint(path: str | os.PathLike, model: Model | None = None) -> Checkpoint:
+    """Read a checkpoint written by :func:`save`: model, optimizer state, RNG and ``extra``.
+
+    Without ``model`` the built-in class named in the file is rebuilt from its config;
+    with ``model`` (any Model, e.g. your own) the saved parameters are loaded into it.
+    """
     path = os.fspath(path)
     arrays = _open(path)
     meta = _meta(arrays, path)
-    model = _model(meta, arrays, path)
+    model = _model(meta, arrays, path, model)
     extra = meta.get("extra")
     if not isinstance(extra, dict):
         raise CheckpointError(f"load: {path} has 'extra' metadata that is not a dict")
@@ -283,6 +309,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     )
 
 
-def load(path: str | os.PathLike) -> Model:
-    """The model saved in ``path`` (use :func:`load_checkpoint` for optimizer and RNG state too)."""
-    return load_checkpoint(path).model
+def load(path: str | os.PathLike, model: Model | None = None) -> Model:
+    """The model saved in ``path``: a rebuilt built-in one, or ``model`` with the saved parameters loaded.
+
+    Use :func:`load_checkpoint` for optimizer and RNG state too.
+    """
+    return load_checkpoint(path, model).model

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .autograd import grad, no_grad
-from .models import LogisticRegression, Model, SoftmaxRegression
+from .models import Model
 from .tensor import Tensor
 
 HVP_METHODS = ("autograd", "closed_form")
@@ -56,16 +56,18 @@ def _split(flat: np.ndarray, params: list[Tensor]) -> list[np.ndarray]:
 
 
 def _assign(params: list[Tensor], flat: np.ndarray) -> None:
-    for p, value in zip(params, _split(flat, params)):
-        p.data[...] = value
+    """Write ``flat`` into the parameters in place (bumping their versions, as an optimizer step does)."""
+    with no_grad():
+        for p, value in zip(params, _split(flat, params)):
+            p[...] = value
 
 
-def _check(X: Any, tol: float, max_iter: int, solver: str) -> Tensor:
+def _check(model: Model, X: Any, tol: float, max_iter: int, solver: str) -> Tensor:
     if not tol > 0:
         raise ValueError(f"{solver}: tol must be > 0, got {tol!r}")
     if not (isinstance(max_iter, int | np.integer) and max_iter >= 1):
         raise ValueError(f"{solver}: max_iter must be an integer >= 1, got {max_iter!r}")
-    return X if isinstance(X, Tensor) else Tensor(np.asarray(X))
+    return model.as_input(X)  # cast to the model's dtype once, not at every evaluation
 
 
 # ---- L-BFGS ------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def value_and_grad(model: Model, X: Any, y: Any, l2: float = 0.0) -> Callable[[n
     Calling it writes ``flat`` into the parameters, so the model ends where it was last evaluated.
     """
     params = _trainable(model, "value_and_grad")
-    X = X if isinstance(X, Tensor) else Tensor(np.asarray(X))
+    X = model.as_input(X)
 
     def f(flat: np.ndarray) -> tuple[float, np.ndarray]:
         _assign(params, flat)
@@ -96,7 +98,7 @@ def lbfgs(model: Model, X: Any, y: Any, l2: float = 0.0, tol: float = 1e-4, max_
     """
     from scipy.optimize import minimize  # here, not at import: SciPy's optimizers cost ~20 MB of RSS
 
-    X = _check(X, tol, max_iter, "lbfgs")
+    X = _check(model, X, tol, max_iter, "lbfgs")
     params = _trainable(model, "lbfgs")
     f = value_and_grad(model, X, y, l2)
     res = minimize(
@@ -128,32 +130,28 @@ def autograd_hvp(loss: Tensor, params: list[Tensor]) -> tuple[np.ndarray, Callab
     return _flatten([g.data for g in grads]), hvp
 
 
-def closed_form_hvp(model: Model, X: Tensor, params: list[Tensor], l2: float) -> Callable[[np.ndarray], np.ndarray]:
-    """``v -> H v`` of the penalised GLM loss, written out by hand (the fast path).
+def closed_form_hvp(model: Model, X: Any, params: list[Tensor], l2: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``v -> H v`` over ``params`` (a subset of the model's) from the model's own ``hessian_product``.
 
-    Binary: H = Xᵀ diag(σ(1-σ)) X / n. Softmax, direction U = X V + v_b on the logits:
-    the curvature acts as ``P ⊙ U - P ⊙ rowsum(P ⊙ U)``. The framework's ``autograd_hvp``
-    computes the same products; the tests hold the two together.
+    The formula lives with the model (LogisticRegression and SoftmaxRegression write theirs
+    out); frozen parameters get a zero direction. The framework's ``autograd_hvp`` computes
+    the same products; the tests hold the two together.
     """
-    if type(model) not in (LogisticRegression, SoftmaxRegression):
-        raise TypeError(f"closed_form_hvp: only LogisticRegression and SoftmaxRegression, not {type(model).__name__}")
-    x, n = X.data, X.shape[0]
-    weight = model.w if isinstance(model, LogisticRegression) else model.W
-    with no_grad():
-        p = model.proba(model(X)).data
-    curvature = p * (1 - p) / n if isinstance(model, LogisticRegression) else None
+    product = model.hessian_product(X, l2)
+    if product is None:
+        raise TypeError(
+            "closed_form_hvp: only LogisticRegression and SoftmaxRegression (or a model that defines "
+            f"hessian_product) have a closed form; {type(model).__name__} has none, use hvp='autograd'"
+        )
+    every = model.parameters()
+    where = [next(i for i, q in enumerate(every) if q is p) for p in params]
 
     def hvp(v: np.ndarray) -> np.ndarray:
-        parts = dict(zip((id(q) for q in params), _split(v, params)))
-        v_w = parts.get(id(weight), np.zeros_like(weight.data))
-        u = x @ v_w + parts.get(id(model.b), 0.0)
-        if curvature is not None:
-            hu = curvature * u
-        else:
-            pu = p * u
-            hu = (pu - p * pu.sum(axis=1, keepdims=True)) / n
-        out = {id(weight): x.T @ hu + l2 * v_w, id(model.b): hu.sum(axis=0)}
-        return _flatten([out[id(q)] for q in params])
+        directions = [np.zeros(q.shape) for q in every]
+        for i, part in zip(where, _split(v, params)):
+            directions[i] = part
+        products = product(directions)
+        return _flatten([np.asarray(products[i]) for i in where])
 
     return hvp
 
@@ -205,11 +203,12 @@ def newton_cg(
     """Truncated Newton: CG on the Newton system with Hessian-vector products, then a backtracking line search.
 
     ``hvp="autograd"`` (default) takes every product from the framework's double
-    backward; ``hvp="closed_form"`` uses the hand-written GLM formula (LogisticRegression
-    and SoftmaxRegression only). The line search accepts the Armijo decrease, or, once the
-    loss changes by no more than rounding, any step that shrinks the gradient.
+    backward; ``hvp="closed_form"`` uses the model's hand-written ``hessian_product``
+    (LogisticRegression and SoftmaxRegression have one). The line search accepts the Armijo
+    decrease, or, once the loss changes by no more than rounding (in the model's dtype), any
+    step that shrinks the gradient.
     """
-    X = _check(X, tol, max_iter, "newton_cg")
+    X = _check(model, X, tol, max_iter, "newton_cg")
     if hvp not in HVP_METHODS:
         raise ValueError(f"newton_cg: hvp must be one of {HVP_METHODS}, got {hvp!r}")
     params = _trainable(model, "newton_cg")
@@ -224,6 +223,7 @@ def newton_cg(
         return loss.item(), g, product
 
     theta = _flatten([p.data for p in params]).astype(np.float64)
+    eps = np.finfo(params[0].dtype).eps  # the loss is computed in the model's dtype
     f, g, product = evaluate()
     n_iter, message = 0, "maximum number of iterations reached"
     while True:
@@ -238,7 +238,7 @@ def newton_cg(
         for _ in range(40):
             _assign(params, theta + step)
             f_new, g_new, product_new = evaluate()
-            rounding = 64 * np.finfo(float).eps * max(abs(f), 1.0)
+            rounding = 64 * eps * max(abs(f), 1.0)
             if f_new <= f + 1e-4 * slope or (f_new - f <= rounding and np.abs(g_new).max() < g_max):
                 break
             step *= 0.5

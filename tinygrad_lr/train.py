@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,14 +16,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import streaming
 from .autograd import no_grad
-from .data import batches
+from .functional import check_labels
 from .models import Model
 from .optim import Adam, Optimizer, _check_number
 
 Callback = Callable[[int, "History", Model], Any]
-
-_CHECK_ROWS = 1024  # rows per chunk when scanning X for NaN/inf (flat memory on memmaps)
 
 
 @dataclass
@@ -61,11 +61,6 @@ def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
     return int(np.count_nonzero(pred == y))
 
 
-def _objective(model: Model, logits: Any, y: np.ndarray, l2: float) -> Any:
-    loss = model.data_loss(logits, y)
-    return loss + model.penalty(l2) if l2 else loss
-
-
 def _check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ValueError(f"fit: {name} must be an integer >= {low}, got {value!r}")
@@ -73,8 +68,8 @@ def _check_int(name: str, value: Any, low: int) -> int:
 
 
 def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
-    """A 2-D real array with the model's feature count and no NaN/inf (not copied)."""
-    if not isinstance(X, np.ndarray):
+    """A 2-D real array with the model's feature count and no NaN/inf (not copied; memmaps, dask arrays: by blocks)."""
+    if not isinstance(X, np.ndarray) and not streaming.is_blockwise(X):
         X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"fit: {what} must hold real numbers, got dtype {X.dtype}")
@@ -85,36 +80,31 @@ def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
     if X.shape[1] != model.n_features:
         raise ValueError(f"fit: {what} has {X.shape[1]} features, the model expects {model.n_features}")
     if X.dtype.kind == "f":
-        for start in range(0, len(X), _CHECK_ROWS):
-            bad = ~np.isfinite(X[start : start + _CHECK_ROWS])
+        for start, block in streaming.blocks(X, streaming.block_rows(X.shape[1])):
+            bad = ~np.isfinite(block)
             if bad.any():
                 row, col = np.argwhere(bad)[0]
-                raise ValueError(f"fit: {what} contains {X[start + row, col]} at row {start + row}, column {col}")
+                raise ValueError(f"fit: {what} contains {block[row, col]} at row {start + row}, column {col}")
     return X
 
 
-def _check_y(y: Any, n: int, n_classes: int, what: str) -> np.ndarray:
-    """Integer labels in [0, n_classes), one per row."""
-    y = np.asarray(y)
-    if y.dtype.kind == "b":
-        y = y.astype(np.int64)
-    if y.dtype.kind not in "iu":
-        example = f" (e.g. {y.flat[:1].tolist()[0]!r})" if y.size else ""  # a plain value, not np.float64(0.5)
-        raise TypeError(f"fit: {what} must be integer class labels, got dtype {y.dtype}{example}; use y.astype(int)")
-    if y.shape != (n,):
-        raise ValueError(f"fit: {what} must have shape ({n},), one label per row of X, got shape {y.shape}")
-    bad = np.flatnonzero((y < 0) | (y >= n_classes))
-    if bad.size:
-        raise ValueError(f"fit: {what} must be in [0, {n_classes}), got {y[bad[0]]} at index {bad[0]}")
-    return y
+def _warn_on_cast(model: Model, X: np.ndarray) -> None:
+    """Casting every batch costs a copy per step and computes in a dtype the data did not ask for: say so, once."""
+    if X.dtype.kind == "f" and X.dtype != model.dtype:
+        warnings.warn(
+            f"fit: X is {X.dtype} but {type(model).__name__} computes in {model.dtype}, so every batch is cast; "
+            f"build the model with dtype=np.{X.dtype} to train in {X.dtype}",
+            stacklevel=3,
+        )
 
 
-def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float, dtype: np.dtype) -> tuple[float, float]:
+def _evaluate(model: Model, X: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, float]:
     """Objective and accuracy on a whole set, in chunks (flat memory for large sets)."""
     total = correct = 0.0
     with no_grad():
-        for xb, yb in batches(X, y, 8192, shuffle=False):
-            logits = model(xb.astype(dtype, copy=False))
+        for start, xb in streaming.blocks(X, 8192):
+            yb = y[start : start + len(xb)]
+            logits = model(xb)
             total += model.data_loss(logits, yb).item() * len(yb)
             correct += _n_correct(logits.data, yb)
         penalty = float(model.penalty(l2))
@@ -148,16 +138,19 @@ def fit(
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
 
-    ``X`` is never copied (a ``np.memmap`` works); each batch is cast to the model's dtype.
+    ``X`` is read block by block (``tinygrad_lr.streaming``: a ``np.memmap`` or a ``dask.array``
+    bigger than memory works): rows are shuffled within blocks of 64 MiB, visited in a random
+    order; smaller data is shuffled as a whole. The model casts each batch to its dtype, with
+    one warning when ``X`` holds floats of another dtype (build the model in the data's).
     """
-    n_classes = getattr(model, "n_classes", 2)
+    n_classes = model.n_classes
     X = _check_X(X, model, "X")
-    y = _check_y(y, len(X), n_classes, "y")
+    y = check_labels(y, len(X), n_classes, "fit", "y")
     if validation is not None:
         if not isinstance(validation, tuple | list) or len(validation) != 2:
             raise ValueError("fit: validation must be a pair (X_val, y_val)")
         X_val = _check_X(validation[0], model, "validation X")
-        y_val = _check_y(validation[1], len(X_val), n_classes, "validation y")
+        y_val = check_labels(validation[1], len(X_val), n_classes, "fit", "validation y")
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     patience = _check_int("patience", patience, 1)
@@ -172,7 +165,7 @@ def fit(
             "fit: the optimizer does not hold this model's parameters that require grad "
             "(build it from [p for p in model.parameters() if p.requires_grad])"
         )
-    dtype = params[0].dtype
+    _warn_on_cast(model, X)
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
 
@@ -181,9 +174,9 @@ def fit(
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
             total = correct = 0.0
-            for xb, yb in batches(X, y, batch_size, seed=rng):
-                logits = model(xb if xb.dtype == dtype else xb.astype(dtype))
-                loss = _objective(model, logits, yb, l2)
+            for xb, yb in streaming.shuffled_batches(X, y, batch_size, rng):
+                logits = model(xb)
+                loss = model.objective(logits, yb, l2)
                 value = loss.item()
                 if not math.isfinite(value):
                     raise FloatingPointError(
@@ -198,7 +191,7 @@ def fit(
             history.loss.append(total / len(y))
             history.accuracy.append(correct / len(y))
             if validation is not None:
-                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2, dtype)
+                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
             history.epochs = epoch + 1
