@@ -117,6 +117,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         IndexError,
         RuntimeError,
         FileNotFoundError,
+        PermissionError,
         FloatingPointError,
         tg.GraphFreedError,
         tg.ModifiedInPlaceError,

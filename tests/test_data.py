@@ -120,6 +120,30 @@ def test_idx_damaged_gzip_stream(tmp_path):
         data.load_idx(path)
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_with_no_items_is_a_named_error(tmp_path, compress):
+    path = write(tmp_path / "empty.idx", idx_bytes(np.zeros((0, 28, 28), np.uint8), 0x08), compress)
+    with pytest.raises(data.IDXError, match=r"empty.idx.* holds 0 items \(dimensions \(0, 28, 28\)\)"):
+        data.load_idx(path)
+
+
+@pytest.mark.parametrize(
+    "compress, message",
+    [(False, "is truncated: dimensions .* need 4294967295000000 bytes"), (True, "more than a gzip file of")],
+)
+def test_idx_absurd_sizes_are_refused_before_allocating(tmp_path, compress, message):
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**32 - 1, 1000, 1000)
+    path = write(tmp_path / "huge.idx", header + bytes(100), compress)
+    tracemalloc.start()
+    try:
+        with pytest.raises(data.IDXError, match=message):
+            data.load_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1e6
+
+
 def test_idx_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file: .*nothing.idx"):
         data.load_idx(tmp_path / "nothing.idx")
@@ -172,6 +196,52 @@ def test_load_mnist_images_and_labels_must_agree(tmp_path):
     write(tmp_path / "t10k-labels-idx1-ubyte", idx_bytes(np.zeros(99), 0x08), compress=True)
     with pytest.raises(data.IDXError, match=r"images of shape \(100, 4, 3\) and labels of shape \(99,\)"):
         data.load_mnist(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "n, error, message",
+    [(-1, ValueError, "n_train must be an integer >= 1, got -1"), (0, ValueError, ">= 1, got 0"),
+     (2.5, TypeError, "n_train must be an integer >= 1, got 2.5"), (51, ValueError, "n_train=51, but .* only 50")],
+)  # fmt: skip
+def test_load_mnist_checks_n_train(tmp_path, n, error, message):
+    fake_mnist(tmp_path, n_test=30, n_train=50, compress=False)
+    with pytest.raises(error, match=message):
+        data.load_mnist(tmp_path, n_train=n)
+
+
+@pytest.mark.parametrize(
+    "part, array, code, message",
+    [
+        ("labels", np.r_[np.arange(99) % 10, -1], 0x09, "has label -1; MNIST labels are 0..9"),
+        ("labels", np.r_[np.arange(99) % 10, 10], 0x08, "has label 10; MNIST labels are 0..9"),
+        ("labels", np.arange(100) % 10, 0x0D, "holds labels of dtype float32; MNIST labels are integers"),
+        ("images", np.where(np.arange(1200) == 7, np.nan, 0.5).reshape(100, 4, 3), 0x0D, "NaN or infinite pixels"),
+    ],
+)
+def test_load_mnist_refuses_bad_labels_and_pixels(tmp_path, part, array, code, message):
+    fake_mnist(tmp_path)
+    write(tmp_path / f"t10k-{part}-idx{array.ndim}-ubyte", idx_bytes(array, code), compress=True)
+    with pytest.raises(data.IDXError, match=message):
+        data.load_mnist(tmp_path)
+
+
+def test_load_mnist_on_a_generated_test_set_scales_reshapes_and_splits_8000_2000(tmp_path):
+    """The real files' layout without the real files: 10 000 distinct 28×28 images, labels i % 10."""
+    i = np.arange(10000)
+    images = (i[:, None, None] * 3 + np.arange(28)[:, None] * 5 + np.arange(28) * 11) % 256
+    images[:, 0, 0], images[:, 0, 1] = i % 256, i // 256  # each image names its own number
+    write(tmp_path / "t10k-images-idx3-ubyte", idx_bytes(images, 0x08), compress=False)
+    write(tmp_path / "t10k-labels-idx1-ubyte", idx_bytes(i % 10, 0x08), compress=False)
+    X_train, y_train, X_test, y_test = data.load_mnist(tmp_path)
+    assert X_train.shape == (8000, 784) and X_test.shape == (2000, 784) and X_train.dtype == np.float32
+    assert np.bincount(y_train).tolist() == [800] * 10 and np.bincount(y_test).tolist() == [200] * 10
+    numbers = []
+    for X, y in ((X_train, y_train), (X_test, y_test)):
+        number = np.rint(X[:, 0] * 255).astype(int) + 256 * np.rint(X[:, 1] * 255).astype(int)
+        assert y.tolist() == (number % 10).tolist()  # each row keeps its label
+        np.testing.assert_allclose(X, images[number].reshape(len(X), 784) / 255, rtol=1e-6)  # row-major, /255
+        numbers += number.tolist()
+    assert sorted(numbers) == i.tolist()  # every image once
 
 
 @needs_mnist
@@ -234,6 +304,14 @@ def test_standardizer_errors():
         data.Standardizer().fit(np.ones((0, 3)))
 
 
+@pytest.mark.parametrize("bad", [np.ones((3, 2)) + 1j, np.array([[1, None], [2, 3]]), np.array([["1", "2"]])])
+def test_standardizer_refuses_complex_object_and_string_input(bad):
+    with pytest.raises(TypeError, match="Standardizer.fit: X must hold real numbers, got dtype"):
+        data.Standardizer().fit(bad)
+    with pytest.raises(TypeError, match="Standardizer.transform: X must hold real numbers, got dtype"):
+        data.Standardizer().fit(np.ones((3, bad.shape[1]))).transform(bad)
+
+
 # ---- minibatches ---------------------------------------------------------------------------------
 
 
@@ -264,9 +342,28 @@ def test_batches_without_shuffle_and_with_a_generator():
 def test_batches_errors():
     with pytest.raises(ValueError, match="X has 4 rows but y has 3 labels"):
         next(data.batches(np.zeros((4, 1)), np.zeros(3), 2))
-    for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match=f"batch_size must be an integer >= 1, got {bad!r}"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError), ("2", TypeError)):
+        with pytest.raises(error, match=f"batch_size must be an integer >= 1, got {bad!r}"):
             next(data.batches(np.zeros((4, 1)), np.zeros(4), bad))
+
+
+def test_batches_of_one_row():
+    X, y = np.arange(5.0)[:, None], np.arange(5)
+    got = list(data.batches(X, y, 1, seed=0))
+    assert [len(b) for _, b in got] == [1] * 5 and sorted(int(b[0]) for _, b in got) == list(range(5))
+
+
+def test_batches_take_pandas_rows_by_position_not_by_label():
+    import pandas as pd  # a test dependency (the dev extra), not a dependency of the package
+
+    order = np.random.default_rng(0).permutation(10)  # a shuffled index, as after train_test_split
+    X = pd.DataFrame({"a": np.arange(10.0), "b": -np.arange(10.0)}, index=order)
+    y = pd.Series(np.arange(10), index=order)
+    got = list(data.batches(X, y, 3, seed=1))
+    for xb, yb in got:
+        assert type(xb) is np.ndarray and type(yb) is np.ndarray
+        np.testing.assert_array_equal(xb[:, 0], yb)  # every row keeps its own label
+    assert sorted(np.concatenate([yb for _, yb in got])) == list(range(10))
 
 
 def test_batches_on_a_memmap_gather_rows_without_loading_the_file(tmp_path):

@@ -15,6 +15,7 @@ old checkpoint and leaves no temporary file, a failed ``fit``/``backward``/refit
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pickle
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from helpers import EXCEPTIONS, doc_rows, documented_exceptions
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, splits, sweep
+from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, solvers, splits, sweep
 from tinygrad_lr import functional as F
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
@@ -195,6 +196,72 @@ def shape_mismatched_checkpoint(env: Env) -> None:
     arrays["param/W"] = np.ones((5, 2))
     np.savez(env.tmp / "shape.npz", **arrays)
     io.load(env.tmp / "shape.npz")
+
+
+def first_batch_overflow(env: Env) -> None:
+    with np.errstate(all="ignore"), pytest.warns(UserWarning, match="every batch is cast"):
+        fit20(np.full((20, 3), 1e300), model=models.SoftmaxRegression(3, 2, dtype=np.float32))
+
+
+def step_with_gradient(value: float, lr: float, momentum: float = 0.0) -> None:
+    w = t23()
+    opt = optim.SGD([w], lr=lr, momentum=momentum)
+    (w * value).sum().backward()
+    with np.errstate(all="ignore"):
+        opt.step()
+
+
+def with_value_at(row: int, value: float) -> np.ndarray:
+    X = X20.copy()
+    X[row, 0] = value
+    return X
+
+
+def huge_idx_header() -> bytes:
+    return b"\x00\x00\x08\x03" + (2**32 - 1).to_bytes(4, "big") + (1000).to_bytes(4, "big") * 2
+
+
+def idx_file(array: np.ndarray, code: int) -> bytes:
+    dims = b"".join(n.to_bytes(4, "big") for n in array.shape)
+    return bytes([0, 0, code, array.ndim]) + dims + array.astype(data.IDX_DTYPES[code]).tobytes()
+
+
+def mnist_with_labels(env: Env, labels: np.ndarray, code: int) -> None:
+    write(env, "t10k-images-idx3-ubyte", idx_file(np.zeros((len(labels), 2, 2)), 0x08))
+    write(env, "t10k-labels-idx1-ubyte", idx_file(labels, code))
+    data.load_mnist(env.tmp)
+
+
+def save_onto_a_fifo(env: Env) -> None:
+    os.mkfifo(env.tmp / "pipe")
+    io.save(models.LogisticRegression(2), env.tmp / "pipe")
+
+
+def save_onto_a_read_only_file(env: Env) -> None:
+    write(env, "kept.npz", b"").chmod(0o444)
+    io.save(models.LogisticRegression(2), env.tmp / "kept.npz")
+
+
+SGD_STATE = {"type": "SGD", "hyper": {"lr": 0.1}, "steps": 0, "buffers": {"momentum": [False, False]}}
+PCG64_NEGATIVE = {"bit_generator": "PCG64", "state": {"state": -1, "inc": 1}, "has_uint32": 0, "uinteger": 0}
+
+
+def edited_checkpoint(env: Env, change: Callable[[dict, dict], None], savez: Callable = np.savez) -> None:
+    """A checkpoint whose arrays and metadata ``change`` edits (as a tampering user would), then loaded."""
+    with np.load(checkpoint(env)) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    change(arrays, meta)
+    arrays.setdefault("meta", np.array(json.dumps(meta)))
+    savez(env.tmp / "edited.npz", **arrays)
+    io.load_checkpoint(env.tmp / "edited.npz")
+
+
+def save_with_an_optimizer_over_a_frozen_parameter(env: Env) -> None:
+    model = models.LogisticRegression(2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.b.requires_grad_(False)
+    io.save(model, env.tmp / "m.npz", optimizer=opt)
 
 
 def missing_dot(env: Env) -> None:
@@ -367,21 +434,42 @@ CASES = [
     Case("fit-other-optimizer", ValueError,
          lambda env: fit20(optimizer=optim.SGD(models.SoftmaxRegression(3, 2).parameters(), lr=0.1))),
     Case("fit-diverges", FloatingPointError, diverging_fit),
+    Case("fit-epochs-type", TypeError, lambda env: fit20(epochs=2.5)),
+    Case("fit-callbacks", TypeError, lambda env: fit20(callbacks=[3])),
+    Case("fit-first-batch-overflow", FloatingPointError, first_batch_overflow),
     # optimizers
     Case("lr-zero", ValueError, lambda env: optim.SGD(t23(), lr=0)),
     Case("lr-negative", ValueError, lambda env: optim.Adam([t23()], lr=-0.1)),
     Case("lr-nan", ValueError, lambda env: optim.SGD([t23()], lr=float("nan"))),
     Case("lr-type", TypeError, lambda env: optim.SGD([t23()], lr="0.1")),
     Case("optimizer-no-parameters", ValueError, lambda env: optim.Adam([])),
+    Case("step-gradient-nan", FloatingPointError, lambda env: step_with_gradient(np.nan, lr=0.1, momentum=0.9)),
+    Case("step-overflow", FloatingPointError, lambda env: step_with_gradient(10.0, lr=1e308)),
+    Case("solver-nan", ValueError,
+         lambda env: solvers.newton_cg(models.SoftmaxRegression(3, 2), with_value_at(0, np.nan), Y20)),
+    Case("solver-l2", ValueError, lambda env: solvers.lbfgs(models.SoftmaxRegression(3, 2), X20, Y20, l2=-1)),
+    Case("solver-max-iter-type", TypeError,
+         lambda env: solvers.newton_cg(models.SoftmaxRegression(3, 2), X20, Y20, max_iter=2.5)),
     # data
     Case("batch-size", ValueError, lambda env: list(data.batches(X20, Y20, 0))),
     Case("batch-labels-length", ValueError, lambda env: list(data.batches(X20, Y20[:5], 4))),
+    Case("batch-size-type", TypeError, lambda env: list(data.batches(X20, Y20, 2.5))),
+    Case("standardizer-complex", TypeError, lambda env: data.Standardizer().fit(X20 + 1j)),
     Case("idx-missing", FileNotFoundError, lambda env: data.load_idx(env.tmp / "nope-idx1-ubyte")),
     Case("idx-magic", IDXError, lambda env: data.load_idx(write(env, "f.idx", b"\x01\x02\x08\x01"))),
     Case("idx-truncated", IDXError, lambda env: data.load_idx(write(env, "f.idx", idx_header(16) + b"abc"))),
     Case("idx-gzip-corrupt", IDXError,
          lambda env: data.load_idx(write(env, "f.gz", gzip.compress(idx_header(16) + bytes(16))[:-12]))),
+    Case("idx-empty", IDXError,
+         lambda env: data.load_idx(write(env, "f.idx", b"\x00\x00\x08\x03" + bytes(4) + bytes([0, 0, 0, 28]) * 2))),
+    Case("idx-huge", IDXError, lambda env: data.load_idx(write(env, "f.idx", huge_idx_header() + bytes(100)))),
+    Case("idx-gzip-huge", IDXError,
+         lambda env: data.load_idx(write(env, "f.gz", gzip.compress(huge_idx_header() + bytes(100))))),
     Case("mnist-missing", FileNotFoundError, lambda env: data.load_mnist(env.tmp)),
+    Case("mnist-n-train", ValueError, lambda env: data.load_mnist(env.tmp, n_train=0)),
+    Case("mnist-n-train-type", TypeError, lambda env: data.load_mnist(env.tmp, n_train=2.5)),
+    Case("mnist-label-negative", IDXError, lambda env: mnist_with_labels(env, np.r_[-1, np.arange(9)], 0x09)),
+    Case("mnist-label-dtype", IDXError, lambda env: mnist_with_labels(env, np.arange(10), 0x0D)),
     # checkpoints
     Case("checkpoint-missing", FileNotFoundError, lambda env: io.load(env.tmp / "nope.npz")),
     Case("checkpoint-truncated", CheckpointError, truncated_checkpoint),
@@ -392,11 +480,34 @@ CASES = [
          lambda env: io.load(write(env, "evil.npz", pickle.dumps({"a": 1})))),
     Case("checkpoint-object-array", CheckpointError, object_array_checkpoint),
     Case("checkpoint-shape", CheckpointError, shape_mismatched_checkpoint),
+    Case("checkpoint-config-size", CheckpointError,
+         lambda env: edited_checkpoint(env, lambda a, m: m["config"].update(n_features=10000, n_classes=10000))),
+    Case("checkpoint-unknown-member", CheckpointError,
+         lambda env: edited_checkpoint(env, lambda a, m: a.update(unused=np.zeros(9)))),
+    Case("checkpoint-compressed", CheckpointError,
+         lambda env: edited_checkpoint(env, lambda a, m: None, np.savez_compressed)),
+    Case("checkpoint-deep-meta", CheckpointError,
+         lambda env: edited_checkpoint(env, lambda a, m: a.update(meta=np.array("[" * 100000 + "]" * 100000)))),
+    Case("checkpoint-steps", CheckpointError,
+         lambda env: edited_checkpoint(env, lambda a, m: m.update(optimizer=dict(SGD_STATE, steps=-1)))),
+    Case("checkpoint-rng", CheckpointError,
+         lambda env: edited_checkpoint(env, lambda a, m: m.update(rng=PCG64_NEGATIVE))),
     Case("checkpoint-no-optimizer", CheckpointError,
          lambda env: io.load_checkpoint(checkpoint(env)).restore_optimizer()),
     Case("save-not-a-model", TypeError, lambda env: io.save({"W": np.ones(2)}, env.tmp / "m.npz")),
     Case("save-extra-not-json", TypeError,
          lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra={"when": object()})),
+    Case("save-extra-not-dict", TypeError,
+         lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra=[1])),
+    Case("save-foreign-optimizer", ValueError,
+         lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", optimizer=optim.SGD(t23(), lr=0.1))),
+    Case("save-frozen-optimizer", ValueError, save_with_an_optimizer_over_a_frozen_parameter),
+    Case("save-meta-too-large", ValueError,
+         lambda env: io.save(models.LogisticRegression(2), env.tmp / "m.npz", extra={"s": "x" * (1 << 22)})),
+    Case("save-empty-name", ValueError, lambda env: io.save(models.LogisticRegression(2), "")),
+    Case("save-trailing-slash", ValueError, lambda env: io.save(models.LogisticRegression(2), f"{env.tmp}/out/")),
+    Case("save-fifo", ValueError, save_onto_a_fifo),
+    Case("save-read-only", PermissionError, save_onto_a_read_only_file),
     Case("save-config-not-json", TypeError, lambda env: io.save(Custom({"act": np.tanh}), env.tmp / "m.npz")),
     Case("checkpoint-own-model", CheckpointError, lambda env: io.load(checkpoint(env, Custom()))),
     Case("load-into-not-a-model", TypeError, lambda env: io.load(checkpoint(env), model=object())),
@@ -416,6 +527,8 @@ CASES = [
     Case("estimator-learning-rate", ValueError, lambda env: estimator(solver="adam", learning_rate=-1).fit(X20, Y20)),
     Case("estimator-max-iter", ValueError, lambda env: estimator(max_iter=0).fit(X20, Y20)),
     Case("estimator-batch-size", ValueError, lambda env: estimator(solver="sgd", batch_size=0).fit(X20, Y20)),
+    Case("estimator-fit-intercept", TypeError, lambda env: estimator(fit_intercept="no").fit(X20, Y20)),
+    Case("estimator-max-iter-type", TypeError, lambda env: estimator(max_iter=2.5).fit(X20, Y20)),
     Case("estimator-solver", ValueError, lambda env: MLPClassifier(solver="newton").fit(X20, Y20)),
     Case("estimator-not-fitted", NotFittedError, lambda env: estimator().predict(X20)),
     Case("estimator-features", ValueError, lambda env: estimator().fit(X20, Y20).predict(X20[:, :2])),

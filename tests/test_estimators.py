@@ -96,9 +96,9 @@ def test_bad_parameters_raise_at_fit():
     X, y = make_classification(n_samples=30, random_state=0)
     with pytest.raises(ValueError, match="solver must be one of"):
         MLPClassifier(solver="newton").fit(X, y)
-    with pytest.raises(ValueError, match="C must be a finite number > 0"):
+    with pytest.raises(ValueError, match="C must be finite and > 0"):
         LogisticRegressionClassifier(C=0).fit(X, y)
-    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+    with pytest.raises(TypeError, match="batch_size must be an integer >= 1"):
         SoftmaxRegressionClassifier(solver="adam", batch_size=2.5).fit(X, y)
 
 
@@ -199,16 +199,16 @@ def test_sgd_without_intercept_keeps_it_at_zero():
 
 
 @pytest.mark.parametrize(
-    "params, message",
+    "params, error, message",
     [
-        (dict(momentum=1.0), r"momentum must be a number in \[0, 1\), got 1.0"),
-        (dict(momentum=-0.1), r"momentum must be a number in \[0, 1\), got -0.1"),
-        (dict(momentum="0.9"), r"momentum must be a number in \[0, 1\), got '0.9'"),
-        (dict(momentum=True), r"momentum must be a number in \[0, 1\), got True"),
-        (dict(nesterovs_momentum="yes"), "nesterovs_momentum must be True or False, got 'yes'"),
+        (dict(momentum=1.0), ValueError, r"momentum must be finite and >= 0 and < 1, got 1.0"),
+        (dict(momentum=-0.1), ValueError, r"momentum must be finite and >= 0 and < 1, got -0.1"),
+        (dict(momentum="0.9"), TypeError, r"momentum must be a real number, got '0.9'"),
+        (dict(momentum=True), TypeError, r"momentum must be a real number, got True"),
+        (dict(nesterovs_momentum="yes"), TypeError, "nesterovs_momentum must be True or False, got 'yes'"),
     ],
 )
-def test_bad_momentum_parameters_raise_at_fit(params, message):
+def test_bad_momentum_parameters_raise_at_fit(params, error, message):
     X, y = make_classification(n_samples=30, random_state=0)
-    with pytest.raises(ValueError, match=f"MLPClassifier: {message}"):
+    with pytest.raises(error, match=f"MLPClassifier: {message}"):
         MLPClassifier(solver="sgd", **params).fit(X, y)

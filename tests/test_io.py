@@ -4,14 +4,14 @@ import errno
 import json
 import os
 import pickle
-import tempfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_lr import io, models, optim
+from tinygrad_lr import atomic, io, models, optim
 from tinygrad_lr.train import fit
 
 X = np.random.default_rng(0).standard_normal((40, 3))
@@ -27,7 +27,7 @@ MODELS = {
 def trained(kind, dtype=np.float64, optimizer=optim.Adam):
     model = MODELS[kind](dtype)
     opt = optimizer(model.parameters(), lr=0.05)
-    fit(model, X, Y, optimizer=opt, epochs=2, batch_size=8)
+    fit(model, X.astype(dtype), Y, optimizer=opt, epochs=2, batch_size=8)
     return model, opt
 
 
@@ -122,10 +122,10 @@ def test_save_into_a_bad_place_names_the_place_and_writes_nothing(tmp_path, monk
         io.save(models.LogisticRegression(3), tmp_path / "a_dir")
     assert files_in(tmp_path) == ["a_dir", "a_file"] and files_in(tmp_path / "a_dir") == []
 
-    def denied(dir, prefix, suffix):  # as mkstemp fails in a read-only directory (root is never refused)
-        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, prefix + "xyz" + suffix))
+    def denied(file, mode):  # as creating the temporary fails in a read-only directory (root is never refused)
+        raise PermissionError(errno.EACCES, "Permission denied", file)
 
-    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic, "open", denied, raising=False)
     with pytest.raises(PermissionError) as info:
         io.save(models.LogisticRegression(3), tmp_path / "x.npz")
     assert f"cannot create a file in the directory {tmp_path} (Permission denied)" in str(info.value)
@@ -236,8 +236,11 @@ def test_a_pickle_renamed_npz_is_refused_without_running_it(tmp_path, no_unpickl
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("key", ["meta", "param/w", "param/b", "other"])
-def test_object_arrays_inside_an_npz_are_refused_without_running_them(tmp_path, key, no_unpickling):
+@pytest.mark.parametrize(
+    "key, message",
+    [("meta", "pickled"), ("param/w", "pickled"), ("param/b", "pickled"), ("other", "'other', which is not part of")],
+)
+def test_object_arrays_inside_an_npz_are_refused_without_running_them(tmp_path, key, message, no_unpickling):
     good = tmp_path / "good.npz"
     io.save(models.LogisticRegression(3), good)
     with np.load(good) as npz:
@@ -245,7 +248,7 @@ def test_object_arrays_inside_an_npz_are_refused_without_running_them(tmp_path, 
     marker = tmp_path / "pwned"
     arrays[key] = np.array([Marker(marker)], dtype=object)
     np.savez(tmp_path / "evil.npz", **arrays)  # allow_pickle=True by default: what an attacker can write
-    with pytest.raises(io.CheckpointError, match="pickled"):
+    with pytest.raises(io.CheckpointError, match=message):
         io.load(tmp_path / "evil.npz")
     assert not marker.exists()
 
@@ -357,3 +360,261 @@ def test_meta_that_is_not_json(tmp_path):
 
 def test_checkpoint_error_is_a_value_error():
     assert issubclass(io.CheckpointError, ValueError)
+
+
+# ---- hostile files: nothing is built or decompressed before the file is checked -------------------
+
+
+def npy_bytes(array=None, header=None):
+    """A member's bytes: a real .npy of ``array``, or a hand-written header dict followed by no data."""
+    if header is None:
+        buffer = __import__("io").BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    text = repr(header).encode("latin1")
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return np.lib.format.magic(1, 0) + len(text).to_bytes(2, "little") + text
+
+
+def write_zip(path, members, compression=zipfile.ZIP_STORED):
+    """A zip of raw member bytes, as a hostile user writes it (names are given with .npy)."""
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return path
+
+
+def members_of(path):
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def meta_bytes(meta):
+    return npy_bytes(np.array(json.dumps(meta)))
+
+
+def saved(tmp_path, model=None, **kwargs):
+    path = tmp_path / "good.npz"
+    io.save(models.SoftmaxRegression(3, 2) if model is None else model, path, **kwargs)
+    return path, members_of(path), json.loads(str(np.load(path)["meta"]))
+
+
+@pytest.fixture
+def peak_memory():
+    """The peak of memory allocated by Python and NumPy while the test's body runs, in bytes."""
+    tracemalloc.start()
+    yield lambda: tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+
+def test_huge_sizes_in_the_config_are_refused_before_anything_is_allocated(tmp_path, peak_memory):
+    _, members, meta = saved(tmp_path)
+    meta["config"] = {"n_features": 10000, "n_classes": 10000}  # 800 MB of parameters, in a 2 KB file
+    path = write_zip(tmp_path / "big.npz", {**members, "meta.npy": meta_bytes(meta)})
+    with pytest.raises(io.CheckpointError, match=r"param/W has shape \(3, 2\) but the model's config needs"):
+        io.load(path)
+    assert peak_memory() < 5e6
+
+
+def test_headers_claiming_more_data_than_the_file_holds_are_refused_before_reading(tmp_path, peak_memory):
+    _, members, meta = saved(tmp_path)
+    meta["config"] = {"n_features": 30000, "n_classes": 30000}
+    big = npy_bytes(header={"descr": "<f8", "fortran_order": False, "shape": (30000, 30000)})
+    path = write_zip(tmp_path / "big.npz", {**members, "meta.npy": meta_bytes(meta), "param/W.npy": big})
+    with pytest.raises(io.CheckpointError, match=r"header for float64 of shape \(30000, 30000\)"):
+        io.load(path)
+    terabyte = npy_bytes(header={"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+    path = write_zip(tmp_path / "tera.npz", {**members, "param/b.npy": terabyte})
+    with pytest.raises(io.CheckpointError, match=r"shape \(1000000, 1000000\)"):
+        io.load(path)
+    assert peak_memory() < 5e6
+
+
+def test_a_member_outside_the_schema_is_refused_without_being_decompressed(tmp_path, monkeypatch, peak_memory):
+    _, members, _ = saved(tmp_path)
+    path = tmp_path / "bomb.npz"
+    write_zip(path, members)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("unused.npy", bytes(64 << 20))  # 64 MiB of zeros in about 64 KB
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.reset_peak()  # count what loading costs, not the making of the bomb
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(getattr(name, "filename",
+                        name)) or real_open(self, name, *a, **k))  # fmt: skip
+    with pytest.raises(io.CheckpointError, match="'unused.npy' compressed .* to expand to 67108864"):
+        io.load(path)
+    write_zip(path, {**members, "unused.npy": npy_bytes(np.zeros(1000))})  # stored, so no bomb: still not read
+    opened.clear()
+    with pytest.raises(io.CheckpointError, match="'unused', which is not part of this checkpoint"):
+        io.load(path)
+    assert "unused.npy" not in opened and peak_memory() < 5e6
+
+
+def test_compressed_encrypted_or_unknown_methods_are_one_error(tmp_path):
+    _, members, _ = saved(tmp_path)
+    deflated = write_zip(tmp_path / "deflated.npz", members, zipfile.ZIP_DEFLATED)
+    with pytest.raises(io.CheckpointError, match="compressed .*checkpoints store arrays uncompressed"):
+        io.load(deflated)
+    raw = (tmp_path / "good.npz").read_bytes()
+    for field, value, message in [(6, 1, "encrypted"), (8, 99, "method 99")]:  # flags, compression method
+        damaged = bytearray(raw)
+        for signature, offset in ((b"PK\x03\x04", field), (b"PK\x01\x02", field + 2)):  # local and central headers
+            start = damaged.find(signature)
+            while start >= 0:
+                damaged[start + offset : start + offset + 2] = value.to_bytes(2, "little")
+                start = damaged.find(signature, start + 4)
+        (tmp_path / "damaged.npz").write_bytes(bytes(damaged))
+        with pytest.raises(io.CheckpointError, match=message):
+            io.load(tmp_path / "damaged.npz")
+
+
+@pytest.mark.parametrize(
+    "member, content",
+    [
+        ("param/b.npy", np.lib.format.magic(1, 0) + b"\x10\x00{'descr': <f8,}  \n"),  # not a Python literal
+        ("param/b.npy", np.lib.format.magic(1, 0) + b"\x10\x00{'a': 1}        \n"),  # wrong keys
+        ("param/b.npy", np.lib.format.magic(2, 0) + b"\x10\x00\x00\x00{'descr': '<f8', 'shape': (2,)}\n"),  # short
+        ("param/b.npy", np.lib.format.magic(9, 0) + b"\x00\x00"),  # unknown .npy version
+        ("param/b.npy", b"\x93NUMPY"),  # cut in the magic
+        ("meta.npy", npy_bytes(np.array("[" * 100000 + "]" * 100000))),  # nesting beyond the recursion limit
+        ("meta.npy", npy_bytes(np.array('{"version": ' + "9" * 5000 + "}"))),  # beyond int's 4300 digits
+    ],
+    ids=["header-syntax", "header-keys", "header-length", "npy-version", "cut-magic", "deep-json", "long-int"],
+)
+def test_malformed_members_raise_checkpoint_error_only(tmp_path, member, content):
+    _, members, _ = saved(tmp_path)
+    path = write_zip(tmp_path / "bad.npz", {**members, member: content})
+    with pytest.raises(io.CheckpointError, match=r"load: .*bad.npz"):
+        io.load(path)
+
+
+def tampered(tmp_path, change, **save_kwargs):
+    model = models.SoftmaxRegression(3, 2)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    fit(model, X, Y, optimizer=opt, epochs=1, batch_size=20)
+    _, members, meta = saved(tmp_path, model, optimizer=opt, **save_kwargs)
+    change(meta)
+    return write_zip(tmp_path / "tampered.npz", {**members, "meta.npy": meta_bytes(meta)})
+
+
+@pytest.mark.parametrize("steps", [-1, 2.7, "12", True, 10**30, None])
+def test_the_optimizer_step_count_must_be_a_non_negative_integer(tmp_path, steps):
+    path = tampered(tmp_path, lambda m: m["optimizer"].update(steps=steps))
+    with pytest.raises(io.CheckpointError, match="step count must be an integer in"):
+        io.load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(model={"a": 1}), r"names model \{'a': 1\}"),
+        (lambda m: m.update(model=["MLP"]), r"names model \['MLP'\]"),
+        (lambda m: m["config"].update(n_classes=2.0), "n_classes must be integers >= 1"),
+        (lambda m: m["config"].update(n_features=-3), "n_features must be integers >= 1"),
+        (lambda m: m["config"].update(n_features=[3]), r"n_features must be integers >= 1, got \[3\]"),
+        (lambda m: m.update(frozen=["nope"]), "'frozen' must be a list of the model's parameter names"),
+        (lambda m: m.update(extra=[1]), "'extra' metadata that is not a dict"),
+        (lambda m: m["optimizer"]["buffers"].update(m=[True, "yes"]), "needs one true/false per parameter"),
+        (lambda m: m["optimizer"].update(parameters=["W", "W"]), "names a parameter twice"),
+        (lambda m: m["optimizer"].update(hyper=[1]), "unusable optimizer state"),
+        (lambda m: m["rng"]["state"].update(state=-1), "invalid PCG64 state .*OverflowError"),
+        (lambda m: m["rng"]["state"].update(inc=2**200), "invalid PCG64 state .*OverflowError"),
+        (lambda m: m["rng"].update(has_uint32=0.5), "does not survive being set"),
+        (lambda m: m["rng"].update(bit_generator={"x": 1}), r"RNG of unsupported kind \{'x': 1\}"),
+    ],
+)
+def test_tampered_metadata_is_one_checkpoint_error(tmp_path, change, message):
+    path = tampered(tmp_path, change, rng=np.random.default_rng(3))
+    with pytest.raises(io.CheckpointError, match=message):
+        io.load_checkpoint(path)
+
+
+def test_every_bit_generator_offered_round_trips(tmp_path):
+    for kind in io.BIT_GENERATORS:
+        rng = np.random.Generator(getattr(np.random, kind)(5))
+        rng.random(3)
+        io.save(models.LogisticRegression(2), tmp_path / "r.npz", rng=rng)
+        assert io.load_checkpoint(tmp_path / "r.npz").rng.random(4).tolist() == rng.random(4).tolist()
+
+
+def test_save_refuses_extra_that_load_would_refuse(tmp_path):
+    for extra in ([1, 2], "epoch 3", 5):
+        with pytest.raises(TypeError, match="save: extra must be a dict, got"):
+            io.save(models.LogisticRegression(2), tmp_path / "m.npz", extra=extra)
+    assert files_in(tmp_path) == []
+
+
+def test_save_writes_no_metadata_larger_than_load_reads(tmp_path):
+    chars = io.META_MAX_BYTES // 4
+    with pytest.raises(ValueError, match=r"save: the metadata takes .* more than load reads"):
+        io.save(models.LogisticRegression(2), tmp_path / "m.npz", extra={"s": "x" * chars})
+    assert files_in(tmp_path) == []
+    io.save(models.LogisticRegression(2), tmp_path / "m.npz", extra={"s": "x" * (chars - 1000)})
+    assert len(io.load_checkpoint(tmp_path / "m.npz").extra["s"]) == chars - 1000
+
+
+def test_the_schema_io_reads_matches_the_models_it_builds():
+    """io computes each model's parameter shapes from its config without building it; they must agree."""
+    for model in (models.LogisticRegression(4), models.SoftmaxRegression(4, 3), models.MLP([4, 5, 6, 3])):
+        meta = {"model": type(model).__name__, "config": model.config()}
+        expected = {n: p.shape for n, p in model.named_parameters().items()}
+        assert io._param_shapes(meta, "m.npz") == expected
+
+
+# ---- frozen parameters ------------------------------------------------------------------------------
+
+
+def test_a_model_with_a_frozen_parameter_round_trips_with_its_optimizer(tmp_path):
+    def start():
+        model = models.SoftmaxRegression(3, 2, seed=4)
+        model.b.requires_grad_(False)
+        return model, optim.Adam([model.W], lr=0.05), np.random.default_rng(1)
+
+    model, opt, rng = start()
+    fit(model, X, Y, optimizer=opt, epochs=4, batch_size=8, seed=rng)
+    uninterrupted = [p.data.copy() for p in model.parameters()]
+    model, opt, rng = start()
+    fit(model, X, Y, optimizer=opt, epochs=2, batch_size=8, seed=rng)
+    io.save(model, tmp_path / "f.npz", optimizer=opt, rng=rng)
+    alone = io.load(tmp_path / "f.npz")
+    assert alone.W.requires_grad and not alone.b.requires_grad
+    ck = io.load_checkpoint(tmp_path / "f.npz")
+    restored = ck.restore_optimizer()
+    assert restored.params == [ck.model.W] and not ck.model.b.requires_grad
+    fit(ck.model, X, Y, optimizer=restored, epochs=2, batch_size=8, seed=ck.rng)
+    for a, b in zip(uninterrupted, ck.model.parameters()):
+        assert a.tobytes() == b.data.tobytes()
+
+
+def test_save_refuses_an_optimizer_that_load_could_not_rebuild(tmp_path):
+    other = models.LogisticRegression(2)
+    with pytest.raises(ValueError, match="save: the optimizer holds a parameter that is not one of the model's"):
+        io.save(models.LogisticRegression(2), tmp_path / "m.npz", optimizer=optim.SGD(other.parameters(), lr=0.1))
+    model = models.LogisticRegression(2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.b.requires_grad_(False)  # frozen after the optimizer was made
+    with pytest.raises(ValueError, match=r"save: the optimizer holds \['b'\], frozen since"):
+        io.save(model, tmp_path / "m.npz", optimizer=opt)
+    assert files_in(tmp_path) == []
+
+
+def test_flipped_bytes_and_cuts_anywhere_are_a_checkpoint_error_or_a_load(tmp_path):
+    """Every other byte flipped, a cut every 13 bytes: no zip-, npy- or json-module exception gets out."""
+    model = models.SoftmaxRegression(2, 2)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    fit(model, X[:8, :2], Y[:8], optimizer=opt, epochs=1)
+    io.save(model, tmp_path / "good.npz", optimizer=opt, rng=np.random.default_rng(0), extra={"a": 1})
+    raw = (tmp_path / "good.npz").read_bytes()
+    bad = tmp_path / "bad.npz"
+    variants = [raw[:cut] for cut in range(0, len(raw), 13)]
+    variants += [raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1 :] for i in range(0, len(raw), 2)]
+    loaded = 0
+    for content in variants:
+        bad.write_bytes(content)
+        try:
+            io.load_checkpoint(bad)
+            loaded += 1
+        except io.CheckpointError:
+            pass
+    assert loaded < len(variants) // 4  # most damage is detected (the rest hits padding or unchecked zip fields)

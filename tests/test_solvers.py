@@ -113,7 +113,7 @@ def test_newton_cg_lowers_the_loss_of_an_mlp(rng):
 
 def test_bad_arguments_raise_clear_errors(rng):
     X, y = rng.standard_normal((10, 2)), rng.integers(0, 2, 10)
-    with pytest.raises(ValueError, match="tol must be > 0"):
+    with pytest.raises(ValueError, match="tol must be finite and > 0"):
         solvers.newton_cg(models.LogisticRegression(2), X, y.astype(float), tol=0)
     with pytest.raises(ValueError, match="max_iter must be an integer >= 1"):
         solvers.lbfgs(models.LogisticRegression(2), X, y.astype(float), max_iter=0)

@@ -194,7 +194,7 @@ def test_a_diverging_loss_stops_with_a_clear_error():
     model = models.MLP([1, 4, 2], activation="relu", dtype=np.float32)
     with (
         np.errstate(all="ignore"),
-        pytest.raises(FloatingPointError, match=r"became nan in epoch \d+ of 5; .*lr=1e\+30"),
+        pytest.raises(FloatingPointError, match=r"NaN or inf in epoch \d+ of 5; .*lr=1e\+30"),
     ):
         fit(model, X, np.array([0, 1]), optimizer=optim.SGD(model.parameters(), lr=1e30), epochs=5, batch_size=2)
 
@@ -227,7 +227,7 @@ def with_nan_in_last_row(value):
         (dict(y=np.zeros(20) + 0.5), TypeError, r"y must be integer class labels, got dtype float64 \(e.g. 0.5\); use"),
         (dict(y=np.array(list("ab" * 10))), TypeError, r"got dtype <U1 \(e.g. 'a'\); use .astype\(int\)"),
         (dict(epochs=0), ValueError, "epochs must be an integer >= 1, got 0"),
-        (dict(epochs=2.5), ValueError, "epochs must be an integer >= 1, got 2.5"),
+        (dict(epochs=2.5), TypeError, "epochs must be an integer >= 1, got 2.5"),
         (dict(batch_size=0), ValueError, "batch_size must be an integer >= 1, got 0"),
         (dict(batch_size=-4), ValueError, "batch_size must be an integer >= 1, got -4"),
         (dict(patience=0), ValueError, "patience must be an integer >= 1, got 0"),

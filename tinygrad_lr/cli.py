@@ -147,9 +147,9 @@ def _output_dir(path: str, names: Sequence[str]) -> Path:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from .graph import _atomic_write
+    from .atomic import atomic_write
 
-    with _atomic_write(path) as f:
+    with atomic_write(path) as f:
         f.write(text.encode("utf-8"))
 
 

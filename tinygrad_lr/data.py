@@ -7,6 +7,7 @@ read from IDX files you already have (``.gz`` or raw).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import numpy as np
 if TYPE_CHECKING:  # loaded on first use by __getattr__ below
     from sklearn.datasets import make_classification
     from sklearn.model_selection import train_test_split
+
+from .validation import as_array, check_int, check_real_array
 
 __all__ = [
     "IDXError",
@@ -102,7 +105,8 @@ def _read_exact(f: BinaryIO, n: int, path: str, what: str) -> bytes:
     return data
 
 
-def _read_idx(f: BinaryIO, path: str) -> np.ndarray:
+def _read_idx(f: BinaryIO, path: str, size: int, compressed: bool) -> np.ndarray:
+    """The array of an IDX stream, allocated only once the header's size fits the file's ``size`` in bytes."""
     header = _read_exact(f, 4, path, "header")
     if header[:2] != b"\x00\x00":
         raise IDXError(f"load_idx: {path} is not an IDX file (magic number starts with {header[:2].hex()}, not 0000)")
@@ -116,6 +120,19 @@ def _read_idx(f: BinaryIO, path: str) -> np.ndarray:
         raise IDXError(f"load_idx: {path} declares 0 dimensions")
     dims = tuple(int(d) for d in np.frombuffer(_read_exact(f, 4 * ndim, path, "dimensions"), dtype=">u4"))
     dtype = IDX_DTYPES[code]
+    nbytes = math.prod(dims) * dtype.itemsize  # a Python int: no overflow however absurd the dimensions
+    if nbytes == 0:
+        raise IDXError(f"load_idx: {path} holds 0 items (dimensions {dims})")
+    if compressed and nbytes > GZIP_MAX_RATIO * size:
+        raise IDXError(
+            f"load_idx: {path} declares dimensions {dims}, {nbytes} bytes of data, "
+            f"more than a gzip file of {size} bytes can hold"
+        )
+    if not compressed and nbytes > size - 4 - 4 * ndim:
+        raise IDXError(
+            f"load_idx: {path} is truncated: dimensions {dims} need {nbytes} bytes of data, "
+            f"the file has {size - 4 - 4 * ndim}"
+        )
     out = np.empty(dims, dtype=dtype)
     view = memoryview(out).cast("B")  # read straight into the result: no second copy
     filled = 0
@@ -143,14 +160,17 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
         raise FileNotFoundError(f"load_idx: no such file: {path}")
     with open(path, "rb") as raw:
         compressed = raw.read(2) == b"\x1f\x8b"
+    size = os.path.getsize(path)
     try:
         with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
-            return _read_idx(f, path)
+            return _read_idx(f, path, size, compressed)
     except (EOFError, OSError, zlib.error) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise IDXError(f"load_idx: {path} is a corrupt or truncated gzip file ({e})") from None
 
+
+GZIP_MAX_RATIO = 1032  # deflate cannot expand data more than this: bounds what a .gz file can claim to hold
 
 MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -179,8 +199,13 @@ def _mnist_part(directory: str, part: str, dtype: Any) -> tuple[np.ndarray, np.n
             f"load_mnist: {part} images of shape {images.shape} and labels of shape {labels.shape} "
             "do not match (expected (n, rows, cols) and (n,))"
         )
-    if labels.size and labels.max() > 9:
-        raise IDXError(f"load_mnist: {paths[1]} has label {labels.max()}; MNIST labels are 0..9")
+    if labels.dtype.kind not in "iu":
+        raise IDXError(f"load_mnist: {paths[1]} holds labels of dtype {labels.dtype}; MNIST labels are integers")
+    if labels.min() < 0 or labels.max() > 9:
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise IDXError(f"load_mnist: {paths[1]} has label {bad}; MNIST labels are 0..9")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        raise IDXError(f"load_mnist: {paths[0]} has NaN or infinite pixels")
     X = images.reshape(len(images), -1).astype(dtype)
     X *= 1 / 255
     return X, labels.astype(np.int64)
@@ -202,6 +227,8 @@ def load_mnist(
     ``n_train`` (default 8 000) training rows and ``n_test`` (default: the rest,
     2 000) test rows.
     """
+    n_train = None if n_train is None else check_int(n_train, "load_mnist: n_train")
+    n_test = None if n_test is None else check_int(n_test, "load_mnist: n_test")
     directory = os.fspath(path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"load_mnist: no such directory: {directory}")
@@ -222,6 +249,9 @@ def load_mnist(
         )
         return X_train, y_train, X_test, y_test
     (X_train, y_train), (X_test, y_test) = train, test
+    for name, n, have in (("n_train", n_train, len(X_train)), ("n_test", n_test, len(X_test))):
+        if n is not None and n > have:
+            raise ValueError(f"load_mnist: {name}={n}, but {directory} has only {have} such images")
     return X_train[:n_train], y_train[:n_train], X_test[:n_test], y_test[:n_test]
 
 
@@ -235,7 +265,7 @@ class Standardizer:
     """
 
     def fit(self, X: Any) -> Standardizer:
-        X = np.asarray(X)
+        X = check_real_array(X, "Standardizer.fit: X")
         if X.ndim != 2 or len(X) == 0:
             raise ValueError(f"Standardizer.fit: expected a non-empty 2-D array, got shape {X.shape}")
         if not np.isfinite(X).all():
@@ -248,7 +278,7 @@ class Standardizer:
     def transform(self, X: Any) -> np.ndarray:
         if not hasattr(self, "mean_"):
             raise RuntimeError("Standardizer.transform: call fit(X_train) first")
-        X = np.asarray(X)
+        X = check_real_array(X, "Standardizer.transform: X")
         if X.ndim != 2 or X.shape[1] != len(self.mean_):
             raise ValueError(f"Standardizer.transform: expected shape (n, {len(self.mean_)}) as in fit, got {X.shape}")
         dtype = X.dtype if X.dtype.kind == "f" else np.float64
@@ -269,14 +299,15 @@ def batches(
 
     Only the rows of one batch are gathered at a time, so ``X`` may be an
     ``np.memmap`` larger than memory. Indices within a batch are sorted: the same
-    rows, read front to back. Pass a ``np.random.Generator`` as ``seed`` to draw
-    the order from it (and so continue its stream, e.g. after a checkpoint).
+    rows, read front to back. A pandas ``DataFrame``/``Series`` is taken by position.
+    Pass a ``np.random.Generator`` as ``seed`` to draw the order from it (and so
+    continue its stream, e.g. after a checkpoint).
     """
+    X, y = as_array(X), as_array(y)  # pandas: rows by position, not by index label
     n = len(X)
     if len(y) != n:
         raise ValueError(f"batches: X has {n} rows but y has {len(y)} labels")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ValueError(f"batches: batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batches: batch_size")
     order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]

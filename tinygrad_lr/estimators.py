@@ -27,7 +27,6 @@ the data may be bigger than memory; see docs/scaling.md.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from abc import ABC, abstractmethod
 from typing import Any
@@ -44,6 +43,7 @@ from . import optim, solvers, streaming, train
 from .autograd import no_grad
 from .models import MLP, LogisticRegression, Model, SoftmaxRegression
 from .tensor import Tensor
+from .validation import check_bool, check_int, check_number
 
 N_ITER_NO_CHANGE = 10  # stochastic solvers: epochs without a tol improvement before stopping
 FLOAT_DTYPES = (np.float64, np.float32)  # float32 data stays float32 (and so does the model); the rest becomes float64
@@ -68,27 +68,17 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
         """Refuse targets this classifier cannot fit (after scikit-learn's own checks)."""
 
     def _check_params(self) -> None:
+        """scikit-learn's rule, with ours on kinds: a wrong kind is a TypeError, a wrong value a ValueError."""
         name = type(self).__name__
         if self.solver not in self._solvers:
             raise ValueError(f"{name}: solver must be one of {self._solvers}, got {self.solver!r}")
-        for param, integer in (
-            ("C", False),
-            ("tol", False),
-            ("learning_rate", False),
-            ("max_iter", True),
-            ("batch_size", True),
-        ):
-            value = getattr(self, param)
-            kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-            if isinstance(value, bool) or not isinstance(value, kind) or not (math.isfinite(value) and value > 0):
-                what = "an integer >= 1" if integer else "a finite number > 0"
-                raise ValueError(f"{name}: {param} must be {what}, got {value!r}")
-        momentum = self.momentum
-        is_number = isinstance(momentum, int | float | np.integer | np.floating) and not isinstance(momentum, bool)
-        if not (is_number and 0 <= momentum < 1):
-            raise ValueError(f"{name}: momentum must be a number in [0, 1), got {momentum!r}")
-        if not isinstance(self.nesterovs_momentum, bool | np.bool_):
-            raise ValueError(f"{name}: nesterovs_momentum must be True or False, got {self.nesterovs_momentum!r}")
+        for param in ("C", "tol", "learning_rate"):
+            check_number(getattr(self, param), f"{name}: {param}", 0.0, low_open=True)
+        for param in ("max_iter", "batch_size"):
+            check_int(getattr(self, param), f"{name}: {param}")
+        check_number(self.momentum, f"{name}: momentum", 0.0, 1.0)
+        for param in ("nesterovs_momentum", "fit_intercept"):
+            check_bool(getattr(self, param, True), f"{name}: {param}")
 
     def fit(self, X: Any, y: Any) -> _Classifier:
         self._check_params()

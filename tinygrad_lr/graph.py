@@ -9,27 +9,25 @@ tooltips, shown on hover in the SVG. Building the graph needs only the
 ``graphviz`` Python package; turning it into a picture needs the Graphviz ``dot``
 program, and when it is missing the error says what to install.
 
-``_atomic_write`` lives here too: it is how ``render``, ``plots`` and the CLI put
-files in place (this module is imported with the package anyway).
+Files are written with ``atomic.atomic_write``, as everywhere in the package.
 """
 
 from __future__ import annotations
 
 import html
 import linecache
-import os
 import re
-import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import graphviz
 import numpy as np
 
 from .anomaly import caller
+from .atomic import atomic_write
 from .autograd import Function
 from .tensor import Tensor
 
@@ -65,31 +63,6 @@ LEGEND_TEXT = {
     "output": "output",
     "op": "operation",
 }
-
-
-@contextmanager
-def _atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """A binary file that becomes ``path`` only once the ``with`` block has finished writing it.
-
-    The bytes go to a hidden temporary file in the same directory (so ``os.replace`` is a
-    rename on one file system); a failure or an interrupt part-way deletes it and leaves
-    the old ``path``, if any, untouched. Opened with ``"xb"``, so it gets the usual umask
-    permissions rather than ``mkstemp``'s owner-only ones.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    f = open(tmp, "xb")  # noqa: SIM115  (closed below, before the rename)
-    try:
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.replace(tmp, path)
-        except OSError as e:  # e.g. path is a directory: name it, not the temporary
-            raise type(e)(e.errno, e.strerror, str(path)) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -527,6 +500,6 @@ def render(graph: graphviz.Digraph | Tensor, path: str | Path, format: str | Non
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFoundError(INSTALL_HINT) from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_write(path) as f:
+    with atomic_write(path, "render") as f:
         f.write(data)
     return path

@@ -23,6 +23,7 @@ import numpy as np
 
 from .autograd import bump_version
 from .tensor import Tensor
+from .validation import check_number
 
 if TYPE_CHECKING:  # re-exported lazily by __getattr__ below
     from .solvers import SolverResult, lbfgs, newton_cg
@@ -40,22 +41,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _check_number(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
-    """A finite real in [low, high) (or (low, high) with ``low_open``), else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    if not math.isfinite(value) or too_low or value >= high:
-        bound = f"{'>' if low_open else '>='} {low:g}" + ("" if high == math.inf else f" and < {high:g}")
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return value
+def _finite(a: np.ndarray) -> bool:
+    """No NaN or inf in ``a``: a finite sum proves it in one pass; the exact test runs only when it cannot."""
+    return math.isfinite(a.sum()) or bool(np.isfinite(a).all())
 
 
 class Optimizer(ABC):
     """Holds the parameters and, per parameter, named buffers (e.g. Adam's ``m`` and ``v``).
 
-    Subclasses set ``buffer_names`` and define ``_update(i, p, g)`` on arrays;
+    Subclasses set ``buffer_names`` and define ``_update(i, p, g)`` on arrays (returning the new value);
     ``step()`` calls it for every parameter that has a gradient.
     """
 
@@ -63,7 +57,7 @@ class Optimizer(ABC):
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
         self.params = self._check_params(params)
-        self.lr = _check_number(f"{type(self).__name__}: lr", lr, 0.0, low_open=True)
+        self.lr = check_number(lr, f"{type(self).__name__}: lr", 0.0, low_open=True)
         self.steps = 0
         self.buffers: dict[str, list[np.ndarray | None]] = {k: [None] * len(self.params) for k in self.buffer_names}
         self._scratch: list[np.ndarray | None] = [None] * len(self.params)
@@ -103,16 +97,33 @@ class Optimizer(ABC):
         Updates work on the arrays in place, so nothing is recorded and no grad mode is needed;
         each updated parameter's version is bumped, so a backward through a graph that saved
         the old values raises instead of using the new ones.
+        A step that would write NaN or inf raises ``FloatingPointError`` and changes no parameter:
+        a non-finite gradient is refused before anything (buffers included) is touched, an update
+        that overflows before any parameter is written.
         """
-        for i, p in enumerate(self.params):
-            if p.grad is not None:
-                self._update(i, p._data, p.grad._data)
-                bump_version(p)  # values saved for an earlier backward are stale now
+        name, active = type(self).__name__, [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
+        for i, p in active if self._keeps_state() else ():  # else the new values' check below sees it
+            if not _finite(p.grad._data):
+                raise FloatingPointError(f"{name}.step: the gradient of parameter {i} is not finite; nothing changed")
+        new = [self._update(i, p._data, p.grad._data) for i, p in active]
+        for (i, p), value in zip(active, new):
+            if not _finite(value):
+                raise FloatingPointError(
+                    f"{name}.step: the update would make parameter {i} of shape {p.shape} NaN or inf "
+                    f"(lr={self.lr:g}); no parameter was changed"
+                )
+        for (_, p), value in zip(active, new):
+            np.copyto(p._data, value)
+            bump_version(p)  # values saved for an earlier backward are stale now
         self.steps += 1
 
+    def _keeps_state(self) -> bool:
+        """Whether ``_update`` writes buffers (so a bad gradient must be refused before it runs)."""
+        return bool(self.buffer_names)
+
     @abstractmethod
-    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
-        """Update parameter ``i``'s array ``p`` in place from its gradient ``g``."""
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Parameter ``i``'s new value, in a scratch array (``p`` itself is not written), from ``p`` and ``g``."""
 
     def _buffer(self, name: str, i: int, like: np.ndarray) -> np.ndarray:
         """The buffer ``name`` of parameter ``i``, created as zeros on first use."""
@@ -186,8 +197,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_number("SGD: momentum", momentum, 0.0, 1.0)
-        self.weight_decay = _check_number("SGD: weight_decay", weight_decay, 0.0)
+        self.momentum = check_number(momentum, "SGD: momentum", 0.0, 1.0)
+        self.weight_decay = check_number(weight_decay, "SGD: weight_decay", 0.0)
         if nesterov and not self.momentum:
             raise ValueError("SGD: nesterov=True needs a momentum > 0, got momentum=0")
         self.nesterov = bool(nesterov)
@@ -195,12 +206,14 @@ class SGD(Optimizer):
     def hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov, "weight_decay": self.weight_decay}
 
-    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+    def _keeps_state(self) -> bool:
+        return bool(self.momentum)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         d = self._scratch_for(i, p)
-        if not self.weight_decay and not self.momentum:  # plain SGD: p -= lr·g, one pass fewer
+        if not self.weight_decay and not self.momentum:  # plain SGD: p - lr·g, one pass fewer
             np.multiply(g, self.lr, out=d)
-            p -= d
-            return
+            return np.subtract(p, d, out=d)
         if self.weight_decay:
             np.multiply(p, self.weight_decay, out=d)
             d += g
@@ -215,7 +228,7 @@ class SGD(Optimizer):
             else:
                 np.copyto(d, v)
         d *= self.lr
-        p -= d
+        return np.subtract(p, d, out=d)
 
 
 class Adam(Optimizer):
@@ -235,16 +248,16 @@ class Adam(Optimizer):
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
-            _check_number("Adam: betas[0]", betas[0], 0.0, 1.0),
-            _check_number("Adam: betas[1]", betas[1], 0.0, 1.0),
+            check_number(betas[0], "Adam: betas[0]", 0.0, 1.0),
+            check_number(betas[1], "Adam: betas[1]", 0.0, 1.0),
         )
-        self.eps = _check_number("Adam: eps", eps, 0.0)
-        self.weight_decay = _check_number("Adam: weight_decay", weight_decay, 0.0)
+        self.eps = check_number(eps, "Adam: eps", 0.0)
+        self.weight_decay = check_number(weight_decay, "Adam: weight_decay", 0.0)
 
     def hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps, "weight_decay": self.weight_decay}
 
-    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         beta1, beta2 = self.betas
         t = self.steps + 1  # this step's number, for the bias corrections
         if self.weight_decay:
@@ -263,7 +276,7 @@ class Adam(Optimizer):
         s += self.eps
         np.divide(m, s, out=s)
         s *= self.lr / (1 - beta1**t)
-        p -= s
+        return np.subtract(p, s, out=s)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}

@@ -19,7 +19,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .graph import _atomic_write
+from .atomic import atomic_write
 from .tensor import Tensor
 
 FORMATS = (".png", ".svg")
@@ -44,7 +44,7 @@ def _save(fig: Figure, path: str | Path | None, who: str) -> None:
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"{who}: can write {' or '.join(FORMATS)} files, not {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_write(path) as f:
+    with atomic_write(path, who) as f:
         fig.savefig(f, format=path.suffix[1:].lower(), dpi=120, bbox_inches="tight")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from .autograd import grad, no_grad
 from .models import Model
 from .tensor import Tensor
+from .validation import as_array, check_int, check_number, check_real_array
 
 HVP_METHODS = ("autograd", "closed_form")
 
@@ -62,11 +63,16 @@ def _assign(params: list[Tensor], flat: np.ndarray) -> None:
             p[...] = value
 
 
-def _check(model: Model, X: Any, tol: float, max_iter: int, solver: str) -> Tensor:
-    if not tol > 0:
-        raise ValueError(f"{solver}: tol must be > 0, got {tol!r}")
-    if not (isinstance(max_iter, int | np.integer) and max_iter >= 1):
-        raise ValueError(f"{solver}: max_iter must be an integer >= 1, got {max_iter!r}")
+def _check(model: Model, X: Any, l2: float, tol: float, max_iter: int, solver: str) -> Tensor:
+    """The arguments every solver shares; X as the model's input, refused if it holds NaN or inf."""
+    check_number(l2, f"{solver}: l2", 0.0)
+    check_number(tol, f"{solver}: tol", 0.0, low_open=True)
+    check_int(max_iter, f"{solver}: max_iter")
+    if not isinstance(X, Tensor):
+        X = check_real_array(X, f"{solver}: X")
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            row, col = np.argwhere(~np.isfinite(X))[0] if X.ndim == 2 else (0, 0)
+            raise ValueError(f"{solver}: X contains NaN or inf (e.g. at row {row}, column {col})")
     return model.as_input(X)  # cast to the model's dtype once, not at every evaluation
 
 
@@ -79,7 +85,7 @@ def value_and_grad(model: Model, X: Any, y: Any, l2: float = 0.0) -> Callable[[n
     Calling it writes ``flat`` into the parameters, so the model ends where it was last evaluated.
     """
     params = _trainable(model, "value_and_grad")
-    X = model.as_input(X)
+    X, y = model.as_input(as_array(X)), as_array(y)
 
     def f(flat: np.ndarray) -> tuple[float, np.ndarray]:
         _assign(params, flat)
@@ -98,7 +104,7 @@ def lbfgs(model: Model, X: Any, y: Any, l2: float = 0.0, tol: float = 1e-4, max_
     """
     from scipy.optimize import minimize  # here, not at import: SciPy's optimizers cost ~20 MB of RSS
 
-    X = _check(model, X, tol, max_iter, "lbfgs")
+    X = _check(model, X, l2, tol, max_iter, "lbfgs")
     params = _trainable(model, "lbfgs")
     f = value_and_grad(model, X, y, l2)
     res = minimize(
@@ -208,7 +214,7 @@ def newton_cg(
     decrease, or, once the loss changes by no more than rounding (in the model's dtype), any
     step that shrinks the gradient.
     """
-    X = _check(model, X, tol, max_iter, "newton_cg")
+    X = _check(model, X, l2, tol, max_iter, "newton_cg")
     if hvp not in HVP_METHODS:
         raise ValueError(f"newton_cg: hvp must be one of {HVP_METHODS}, got {hvp!r}")
     params = _trainable(model, "newton_cg")

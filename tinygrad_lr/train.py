@@ -20,7 +20,8 @@ from . import streaming
 from .autograd import no_grad
 from .functional import check_labels
 from .models import Model
-from .optim import Adam, Optimizer, _check_number
+from .optim import Adam, Optimizer
+from .validation import check_int, check_number
 
 Callback = Callable[[int, "History", Model], Any]
 
@@ -61,10 +62,14 @@ def _n_correct(logits: np.ndarray, y: np.ndarray) -> int:
     return int(np.count_nonzero(pred == y))
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"fit: {name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+def _check_callbacks(callbacks: Any) -> list[Callback]:
+    """A sequence of callables (not one function on its own), checked before the first step."""
+    if callable(callbacks) or not isinstance(callbacks, Sequence) or isinstance(callbacks, str):
+        raise TypeError(f"fit: callbacks must be a list of functions, got {type(callbacks).__name__}")
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"fit: callbacks[{i}] is a {type(callback).__name__}, not a function")
+    return list(callbacks)
 
 
 def _check_X(X: Any, model: Model, what: str) -> np.ndarray:
@@ -151,11 +156,12 @@ def fit(
             raise ValueError("fit: validation must be a pair (X_val, y_val)")
         X_val = _check_X(validation[0], model, "validation X")
         y_val = check_labels(validation[1], len(X_val), n_classes, "fit", "validation y")
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    patience = _check_int("patience", patience, 1)
-    l2 = _check_number("fit: l2", l2, 0.0)
-    tol = None if tol is None else _check_number("fit: tol", tol, 0.0)
+    epochs = check_int(epochs, "fit: epochs")
+    batch_size = check_int(batch_size, "fit: batch_size")
+    patience = check_int(patience, "fit: patience")
+    l2 = check_number(l2, "fit: l2", 0.0)
+    tol = None if tol is None else check_number(tol, "fit: tol", 0.0)
+    callbacks = _check_callbacks(callbacks)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(f"fit: {type(model).__name__} has no parameter that requires grad; nothing to train")
@@ -170,7 +176,7 @@ def fit(
     show = sys.stderr.isatty() if progress is None else bool(progress)
 
     history = History(l2=l2)
-    best, stale = math.inf, 0
+    best, stale, stepped = math.inf, 0, False
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
             total = correct = 0.0
@@ -178,6 +184,11 @@ def fit(
                 logits = model(xb)
                 loss = model.objective(logits, yb, l2)
                 value = loss.item()
+                if not math.isfinite(value) and not stepped:
+                    raise FloatingPointError(
+                        f"fit: the loss is {value} on the first batch, before any step: the data overflows in "
+                        f"the model's dtype {model.dtype} (scale X, or use float64)"
+                    )
                 if not math.isfinite(value):
                     raise FloatingPointError(
                         f"fit: the loss became {value} in epoch {epoch + 1} of {epochs}; "
@@ -185,7 +196,14 @@ def fit(
                     )
                 optimizer.zero_grad()
                 loss.backward()
-                optimizer.step()
+                try:
+                    optimizer.step()
+                except FloatingPointError as e:  # refused before writing: the parameters are still finite
+                    raise FloatingPointError(
+                        f"fit: the step would make a parameter NaN or inf in epoch {epoch + 1} of {epochs}; "
+                        f"try a smaller learning rate (lr={optimizer.lr})"
+                    ) from e
+                stepped = True
                 total += value * len(yb)
                 correct += _n_correct(logits.data, yb)
             history.loss.append(total / len(y))
