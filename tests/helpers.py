@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
+from tinygrad_lr.compiler import UntraceableError
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.gradcheck import gradcheck, gradgradcheck
 from tinygrad_lr.graph import GraphvizNotFoundError
@@ -126,6 +127,7 @@ EXCEPTIONS: dict[str, type[Exception]] = {
         IDXError,
         GraphvizNotFoundError,
         NotFittedError,
+        UntraceableError,
     )
 }
 

@@ -31,6 +31,7 @@ from sklearn.exceptions import NotFittedError
 import tinygrad_lr as tg
 from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, solvers, splits, sweep
 from tinygrad_lr import functional as F
+from tinygrad_lr.compiler import UntraceableError
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier, SoftmaxRegressionClassifier
 from tinygrad_lr.graph import GraphvizNotFoundError, render
@@ -547,7 +548,19 @@ CASES = [
     Case("split-mnist-missing", FileNotFoundError, lambda env: splits.load_split("mnist", env.tmp)),
     Case("gradcheck-unknown-model", ValueError, lambda env: model_gradcheck.gradcheck_rows("svm")),
     Case("sweep-every-fit-fails", FloatingPointError, lambda env: sweep.sweep_results([1e300], [0.2])),
+    # compiled steps
+    Case("compile-not-callable", TypeError, lambda env: tg.compile(3)),
+    Case("compile-strict-item", UntraceableError, lambda env: strict_steps(lambda x, w: (Tensor(x) * w).sum().item())),
+    Case("compile-strict-numpy", UntraceableError, lambda env: strict_steps(lambda x, w: (Tensor(x * 2) * w).sum())),
 ]  # fmt: skip
+
+
+def strict_steps(body: Callable[[np.ndarray, Tensor], Any]) -> None:
+    """Two calls of ``tg.compile(body, strict=True)`` on different data (the second recording is compared)."""
+    w = Tensor(np.ones(3), requires_grad=True)
+    step = tg.compile(lambda x: body(x, w), strict=True)
+    step(np.ones(3))
+    step(np.arange(3.0))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

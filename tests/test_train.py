@@ -135,7 +135,8 @@ def test_reported_loss_is_the_penalised_objective():
 def test_float64_data_trains_a_float32_model_without_copying_its_dtype():
     X, y = toy()
     model = models.SoftmaxRegression(3, 2, dtype=np.float32)
-    fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2)
+    with pytest.warns(UserWarning, match="fit: X is float64 but SoftmaxRegression computes in float32"):
+        fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2)
     assert all(p.dtype == np.float32 for p in model.parameters())
 
 

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from .anomaly import AnomalyError
 from .autograd import Function, GraphFreedError, ModifiedInPlaceError, backward, grad
+from .compiler import compile
 from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Tensor
 from .tensor_functions import concatenate, dot, einsum, logaddexp, maximum, minimum, outer, split, stack, where
@@ -19,6 +20,7 @@ __all__ = [
     "ModifiedInPlaceError",
     "Tensor",
     "backward",
+    "compile",
     "concatenate",
     "detect_anomaly",
     "dot",

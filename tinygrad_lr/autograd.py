@@ -52,6 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _T: Any = None  # the Tensor class, registered by tensor.py
 
+# ---- compiler hook (tinygrad_lr/compiler.py) -------------------------------------------------
+# None except while tg.compile records a step; every hook below is one `if _recorder is not None:`.
+_recorder: Any = None
+
 
 def register_tensor_type(cls: type) -> None:
     """Tell the engine which class its values are (called once, by ``tensor.py``)."""
@@ -103,6 +107,8 @@ def bump_version(t: Tensor) -> None:
         vc = t._vc = Version()
     vc.count += 1
     vc.stamp = _clock[0] = next(_ticks)
+    if _recorder is not None:
+        _recorder.bumped(t)
 
 
 def _check_versions(ctx: Function, out: Tensor) -> None:
@@ -214,6 +220,8 @@ class Function:
             raise _forward_error(cls, e, inputs) from e
         if type(data) is not np.ndarray:
             if type(data) is tuple:
+                if _recorder is not None:
+                    _recorder.untraceable(f"{cls.op_name()} has several outputs")
                 return _several_outputs(ctx, data, inputs, record)
             data = _zero_d_output(ctx, data)
         if mode.anomaly:
@@ -226,6 +234,8 @@ class Function:
             out.requires_grad, out._ctx = True, ctx
         else:
             out.requires_grad, out._ctx = False, None
+        if _recorder is not None:
+            _recorder.op(cls, ctx, inputs, options, out)
         return out
 
 
@@ -478,7 +488,9 @@ def _backprop(
             cls = type(ctx)
             ctx._output = t  # reachable for saved_tensors while its backward runs
             try:
-                if check:
+                if _recorder is not None:
+                    in_grads = _recorder.node(ctx, t, g, create_graph, check)
+                elif check:
                     in_grads = _checked_backward(ctx, g)
                 elif create_graph or cls.backward_arrays is None:
                     in_grads = cls.backward(ctx, g)
@@ -509,6 +521,8 @@ def _backprop(
 def _finish(grads: dict[Tensor, Tensor], seeds: Sequence[Tensor], create_graph: bool, capture: dict | None) -> None:
     """Store what is left, the leaves' (or tg.grad's inputs') gradients, only now: a failed
     backward leaves every ``.grad`` untouched."""
+    if _recorder is not None:
+        _recorder.finish_begins(grads, capture)
     if capture is not None:
         grads = {t: g for t, g in grads.items() if t in capture}
     for t, g in grads.items():
@@ -529,6 +543,8 @@ def _finish(grads: dict[Tensor, Tensor], seeds: Sequence[Tensor], create_graph: 
             t.grad = g
         else:
             t.grad = _T._make(g._data.copy(), None)
+    if _recorder is not None:
+        _recorder.finish_ends(grads)
 
 
 # ---- hooks ------------------------------------------------------------------------------------

@@ -225,7 +225,7 @@ class _Classifier(ClassifierMixin, BaseEstimator, ABC):
         try:
             history = train.fit(
                 model, X, codes, optimizer=optimizer, epochs=epochs, batch_size=self.batch_size, seed=rng,
-                l2=l2, progress=False, tol=self.tol, patience=N_ITER_NO_CHANGE,
+                l2=l2, progress=False, tol=self.tol, patience=N_ITER_NO_CHANGE, compile=True,
             )  # fmt: skip
         except FloatingPointError as e:  # name the estimator, not the function it calls
             raise FloatingPointError(f"{type(self).__name__}: {str(e).removeprefix('fit: ')}") from None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import autograd
 from .autograd import bump_version
 from .tensor import Tensor
 from .validation import check_number
@@ -101,6 +102,8 @@ class Optimizer(ABC):
         a non-finite gradient is refused before anything (buffers included) is touched, an update
         that overflows before any parameter is written.
         """
+        if autograd._recorder is not None:  # tg.compile is recording this step
+            autograd._recorder.optimizer_step(self)
         name, active = type(self).__name__, [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
         for i, p in active if self._keeps_state() else ():  # else the new values' check below sees it
             if not _finite(p.grad._data):

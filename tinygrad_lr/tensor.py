@@ -83,6 +83,8 @@ class Tensor:
         self._ctx: autograd.Function | None = None
         self._vc: autograd.Version | None = None
         self._hooks: dict | None = None
+        if autograd._recorder is not None:  # tg.compile is recording: how this array relates to data
+            autograd._recorder.made(self, source)
 
     @classmethod
     def _make(cls, data: np.ndarray, ctx: autograd.Function | None) -> Tensor:
@@ -191,6 +193,8 @@ class Tensor:
         return self._data
 
     def item(self) -> float:
+        if autograd._recorder is not None:
+            autograd._recorder.read("item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item(): tensor of shape {self.shape} has {self._data.size} elements; item() needs exactly one"
@@ -198,6 +202,8 @@ class Tensor:
         return self._data.item()
 
     def __bool__(self) -> bool:
+        if autograd._recorder is not None:
+            autograd._recorder.read("bool()")
         if self._data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self._data)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from . import streaming
+from . import compiler, streaming
 from .autograd import no_grad
 from .functional import check_labels
 from .models import Model
@@ -130,6 +130,7 @@ def fit(
     tol: float | None = None,
     patience: int = 5,
     callbacks: Sequence[Callback] = (),
+    compile: bool = False,  # noqa: A002 (tg.compile's name)
 ) -> History:
     """Train ``model`` on ``(X, y)`` with minibatches; returns the :class:`History`.
 
@@ -142,6 +143,8 @@ def fit(
     - ``tol``: stop once the monitored loss (``val_loss`` with a validation set, else ``loss``)
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
+    - ``compile=True`` replays each batch's forward and backward from a tape (``tg.compile``):
+      the same numbers, less Python per step.
 
     ``X`` is read block by block (``tinygrad_lr.streaming``: a ``np.memmap`` or a ``dask.array``
     bigger than memory works): rows are shuffled within blocks of 64 MiB, visited in a random
@@ -175,14 +178,21 @@ def fit(
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
 
+    def forward_backward(xb: np.ndarray, yb: np.ndarray) -> tuple[Any, Any]:
+        optimizer.zero_grad()
+        logits = model(xb)
+        loss = model.objective(logits, yb, l2)
+        loss.backward()
+        return loss, logits
+
+    train_step = compiler.compile(forward_backward) if compile else forward_backward
     history = History(l2=l2)
     best, stale, stepped = math.inf, 0, False
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
             total = correct = 0.0
             for xb, yb in streaming.shuffled_batches(X, y, batch_size, rng):
-                logits = model(xb)
-                loss = model.objective(logits, yb, l2)
+                loss, logits = train_step(xb, yb)
                 value = loss.item()
                 if not math.isfinite(value) and not stepped:
                     raise FloatingPointError(
@@ -194,8 +204,6 @@ def fit(
                         f"fit: the loss became {value} in epoch {epoch + 1} of {epochs}; "
                         f"try a smaller learning rate (lr={optimizer.lr})"
                     )
-                optimizer.zero_grad()
-                loss.backward()
                 try:
                     optimizer.step()
                 except FloatingPointError as e:  # refused before writing: the parameters are still finite

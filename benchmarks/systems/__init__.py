@@ -27,6 +27,7 @@ MODULES = {
     "numpy": "numpy_hand",
     "numpy-layout": "numpy_layout",
     "tinygrad_lr": "tglr",
+    "tinygrad_lr-compiled": "tglr_compiled",
     "torch": "torch_eager",
     "autograd": "hips_autograd",
     "mygrad": "mygrad_eager",

@@ -1,0 +1,366 @@
+"""tg.compile: replays are bit-identical to eager steps; what the tape cannot represent runs eagerly."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_lr as tg
+from tinygrad_lr import Tensor, models, optim
+from tinygrad_lr import functional as F
+from tinygrad_lr.compiler import CACHE_SIZE, CompileWarning, Tape, UntraceableError
+from tinygrad_lr.train import fit
+
+MODELS = {
+    "logistic": lambda dtype: models.LogisticRegression(5, dtype=dtype),
+    "softmax": lambda dtype: models.SoftmaxRegression(5, 3, dtype=dtype),
+    "mlp": lambda dtype: models.MLP([5, 7, 3], dtype=dtype),
+}
+OPTIMIZERS = {
+    "sgd-momentum": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+    "adam": lambda ps: optim.Adam(ps, lr=0.01),
+}
+
+
+def batches(kind, dtype, n_steps, seed=1):
+    rng = np.random.default_rng(seed)
+    for _ in range(n_steps):
+        X = rng.standard_normal((8, 5)).astype(dtype)
+        y = (rng.random(8) < 0.5).astype(dtype) if kind == "logistic" else rng.integers(0, 3, 8)
+        yield X, y
+
+
+def train(kind, dtype, opt_name, compiled, n_steps=7):
+    model = MODELS[kind](dtype)
+    opt = OPTIMIZERS[opt_name](model.parameters())
+
+    def step(X, y):
+        opt.zero_grad()
+        loss = model.loss(X, y, l2=0.01)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = tg.compile(step, strict=True) if compiled else step
+    losses = [run(X, y).numpy().copy() for X, y in batches(kind, dtype, n_steps)]
+    return model, losses, run
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_replays_are_bit_identical_to_eager_steps(kind, opt_name, dtype):
+    eager, eager_losses, _ = train(kind, dtype, opt_name, compiled=False)
+    model, losses, run = train(kind, dtype, opt_name, compiled=True)
+    assert [type(t) for t in run.tapes.values()] == [Tape]  # steps 3-7 were replays
+    for (name, p), q in zip(model.named_parameters().items(), eager.parameters()):
+        assert p.dtype == dtype
+        assert np.array_equal(p.numpy(), q.numpy()), name
+        assert np.array_equal(p.grad.numpy(), q.grad.numpy()), name
+    for a, b in zip(losses, eager_losses):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_a_replay_runs_no_python_of_the_step():
+    calls = []
+    w = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    @tg.compile
+    def step(x):
+        calls.append(1)
+        opt.zero_grad()
+        loss = (Tensor(x) * w).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    expected = np.ones(3)
+    for i in range(5):
+        x = np.full(3, float(i))
+        loss = step(x)
+        expected_loss = np.add.reduce(x * expected)
+        expected -= 0.1 * x
+    assert len(calls) == 2  # two recordings, then replays
+    assert loss.numpy() == expected_loss and not loss.requires_grad
+    assert np.array_equal(w.numpy(), expected)
+    assert np.array_equal(w.grad.numpy(), np.full(3, 4.0))
+
+
+def test_a_new_signature_records_a_new_tape_and_the_cache_is_bounded():
+    w = Tensor(np.ones(4), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    @tg.compile(strict=True)
+    def step(x, scale):
+        opt.zero_grad()
+        loss = (Tensor(x) @ w).sum() * scale
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step(np.ones((2, 4)), 1.0)
+    assert len(step.tapes) == 1
+    for _ in range(3):
+        step(np.ones((5, 4)), 1.0)  # new shape
+        step(np.ones((2, 4)), 2.0)  # new scalar value
+        step(np.ones((2, 4), np.float32), 1.0)  # new dtype
+    assert len(step.tapes) == 4 and all(type(t) is Tape for t in step.tapes.values())
+    for n in range(1, 2 * CACHE_SIZE):
+        step(np.ones((n, 4)), 3.0)
+        step(np.ones((n, 4)), 3.0)
+    assert len(step.tapes) == CACHE_SIZE and len(step.pending) <= CACHE_SIZE
+
+
+def test_results_match_eager_after_the_parameter_is_replaced_or_frozen():
+    """Outside tensors are read at every replay: ``.data =`` is seen, a requires_grad change re-records."""
+    w = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([w], lr=0.5)
+
+    @tg.compile(strict=True)
+    def step(x):
+        opt.zero_grad()
+        loss = (Tensor(x) * w * w).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step(np.ones(3))
+    w.data = np.array([1.0, 2.0, 3.0])
+    assert np.array_equal(step(np.ones(3)).numpy(), np.array(14.0))
+    assert np.array_equal(w.numpy(), np.array([1.0, 2.0, 3.0]) - 0.5 * 2 * np.array([1.0, 2.0, 3.0]))
+
+
+STEPS = {}
+
+
+def _register(fn):
+    STEPS[fn.__name__] = fn
+    return fn
+
+
+W = Tensor(np.ones(3), requires_grad=True)
+OPT = optim.SGD([W], lr=0.1)
+
+
+@_register
+def reads_item(x):
+    OPT.zero_grad()
+    loss = (Tensor(x) * W).sum()
+    loss.backward()
+    OPT.step()
+    return loss.item()
+
+
+@_register
+def branches_on_a_value(x):
+    OPT.zero_grad()
+    loss = (Tensor(x) * W).sum()
+    if loss > 0:
+        loss = loss * 2
+    loss.backward()
+    OPT.step()
+    return loss
+
+
+@_register
+def numpy_on_the_arguments(x):
+    OPT.zero_grad()
+    loss = (Tensor(x * 2) * W).sum()
+    loss.backward()
+    OPT.step()
+    return loss
+
+
+@_register
+def updates_by_hand(x):
+    W.grad = None
+    loss = (Tensor(x) * W).sum()
+    loss.backward()
+    W.data -= 0.1 * W.grad.data
+    return loss
+
+
+@_register
+def has_a_hook(x):
+    OPT.zero_grad()
+    h = Tensor(x) * W
+    h.register_hook(lambda g: g * 2)
+    loss = h.sum()
+    loss.backward()
+    OPT.step()
+    return loss
+
+
+@_register
+def second_order(x):
+    OPT.zero_grad()
+    loss = (Tensor(x) * W * W).sum()
+    loss.backward(create_graph=True)
+    OPT.step()
+    return loss
+
+
+@_register
+def accumulates_across_calls(x):
+    loss = (Tensor(x) * W).sum()
+    loss.backward()
+    OPT.step()
+    return loss
+
+
+REASONS = {
+    "reads_item": "item() reads a tensor's value",
+    "branches_on_a_value": "bool() reads a tensor's value",
+    "numpy_on_the_arguments": "made inside the step from values computed outside tinygrad_lr ops",
+    "updates_by_hand": ".data was replaced inside the step",
+    "has_a_hook": "has a hook",
+    "second_order": "create_graph=True",
+    "accumulates_across_calls": "accumulates onto one from before the step",
+}
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_untraceable_steps_run_eagerly_with_a_warning_and_the_same_results(name):
+    fn = STEPS[name]
+    inputs = [np.random.default_rng(i).standard_normal(3) for i in range(5)]
+    W.data[...] = 1.0
+    W.grad = None
+    for x in inputs:
+        fn(x)
+    expected = W.numpy().copy()
+    W.data[...] = 1.0
+    W.grad = None
+    compiled = tg.compile(fn)
+    with pytest.warns(CompileWarning, match=re.escape(REASONS[name])) as record:
+        for x in inputs:
+            compiled(x)
+    assert len(record) == 1  # one line, once per signature
+    assert np.array_equal(W.numpy(), expected)
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_strict_raises_instead(name):
+    W.grad = None
+    with pytest.raises(UntraceableError, match="runs eagerly"):
+        compiled = tg.compile(STEPS[name], strict=True)
+        for i in range(3):
+            compiled(np.full(3, float(i + 1)))
+
+
+def test_unsupported_arguments_run_eagerly():
+    @tg.compile
+    def step(xs):
+        return Tensor(xs[0]) * 2
+
+    with pytest.warns(CompileWarning, match="arguments of type list"):
+        out = step([np.ones(2)])
+    assert np.array_equal(out.numpy(), np.full(2, 2.0))
+
+
+def test_compile_refuses_a_non_function():
+    with pytest.raises(TypeError, match="compile: expected a function, got int"):
+        tg.compile(3)
+
+
+# ---- the tape's ops on drawn shapes ----------------------------------------------------------------
+
+shapes = st.tuples(st.integers(1, 4), st.integers(1, 5))
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, bias_kind=st.sampled_from(["row", "column", "scalar"]), seed=st.integers(0, 2**16))
+def test_drawn_shapes_replay_like_eager(shape, bias_kind, seed):
+    n, d = shape
+    bias_shape = {"row": (d,), "column": (n, 1), "scalar": ()}[bias_kind]
+    rng = np.random.default_rng(seed)
+    W0, b0 = rng.standard_normal((d, d)), rng.standard_normal(bias_shape)
+    W1, b1 = Tensor(W0, requires_grad=True), Tensor(b0, requires_grad=True)
+    W2, b2 = Tensor(W0, requires_grad=True), Tensor(b0, requires_grad=True)
+    data = [(rng.standard_normal((n, d)), rng.integers(0, d, n)) for _ in range(5)]
+
+    def step_for(W, b, opt):
+        def step(X, y):
+            opt.zero_grad()
+            h = (Tensor(X) @ W + b).tanh() * 1.5 - b
+            loss = F.cross_entropy(h, y) + (h.exp().mean() * W).sum() / (h.sum() + 100.0)
+            loss.backward()
+            opt.step()
+            return loss, h
+
+        return step
+
+    eager = step_for(W1, b1, optim.Adam([W1, b1], lr=0.1))
+    compiled = tg.compile(step_for(W2, b2, optim.Adam([W2, b2], lr=0.1)), strict=True)
+    for X, y in data:
+        (l1, h1), (l2, h2) = eager(X, y), compiled(X, y)
+        assert np.array_equal(l1.numpy(), l2.numpy()) and np.array_equal(h1.numpy(), h2.numpy())
+    for p, q in ((W1, W2), (b1, b2)):
+        assert np.array_equal(p.numpy(), q.numpy()) and np.array_equal(p.grad.numpy(), q.grad.numpy())
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_fit_compiled_trains_exactly_like_fit(kind):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 5)).astype(np.float32)  # the models' dtype: no cast, no warning
+    y = rng.integers(0, 3 if kind != "logistic" else 2, 90)
+    results = []
+    for compiled in (False, True):
+        model = MODELS[kind](np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CompileWarning)
+            history = fit(model, X, y, epochs=4, batch_size=16, l2=0.01, compile=compiled, progress=False)
+        results.append((model, history))
+    (m1, h1), (m2, h2) = results
+    assert h1.loss == h2.loss and h1.accuracy == h2.accuracy
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert np.array_equal(p.numpy(), q.numpy())
+
+
+def test_a_compiled_function_called_inside_a_recording_is_part_of_the_outer_tape():
+    w = Tensor(np.arange(3.0), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    predict = tg.compile(lambda x: Tensor(x) * w)
+
+    @tg.compile(strict=True)
+    def step(x):
+        opt.zero_grad()
+        loss = predict(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    expected = np.arange(3.0)
+    for i in range(4):
+        x = np.full(3, i + 1.0)
+        step(x)
+        expected -= 0.1 * x
+    assert np.array_equal(w.numpy(), expected) and not predict.tapes
+
+
+class BadShape(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[:2]
+
+
+def test_a_bad_rule_fails_while_recording_with_the_engines_message():
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    @tg.compile
+    def step():
+        BadShape.apply(w).sum().backward()
+
+    with pytest.raises(ValueError, match=r"badshape: backward returned a gradient of shape \(2,\) for input 0"):
+        step()
