@@ -12,14 +12,15 @@ import gzip
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor
 from tinygrad_lr.compiler import UntraceableError
 from tinygrad_lr.data import IDXError
 from tinygrad_lr.gradcheck import gradcheck, gradgradcheck
@@ -29,6 +30,21 @@ from tinygrad_lr.io import CheckpointError
 ROOT = Path(__file__).resolve().parent.parent
 # The MNIST IDX files: $MNIST_DIR, else ../shared/data/mnist beside the checkout (tests needing them skip without).
 MNIST_DIR = os.environ.get("MNIST_DIR") or os.path.join(ROOT.parent, "shared", "data", "mnist")
+
+
+# ---- gradients of ops, first and second order ------------------------------------------------------
+
+SMALL = {"max_dims": 3, "max_side": 3}  # Hypothesis shapes small enough for finite differences
+
+
+def check(f: Callable[..., Any], *arrays: np.ndarray) -> None:
+    """gradcheck and gradgradcheck of f with respect to every array (as named leaf tensors)."""
+    inputs = [tg.Tensor(a, requires_grad=True, name=f"x{i}") for i, a in enumerate(arrays)]
+    before = [a.copy() for a in arrays]
+    assert gradcheck(f, inputs)
+    assert gradgradcheck(f, inputs)
+    for a, b in zip(arrays, before):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---- a disk that fills up -----------------------------------------------------------------------
@@ -144,18 +160,3 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
     with opener(path, "wb") as f:
         f.write(header + array.tobytes())
     return path
-
-
-# ---- op tests: small shapes, first and second order against central differences -------------
-
-SMALL = {"max_dims": 3, "max_side": 3}
-
-
-def check(f, *arrays):
-    """gradcheck and gradgradcheck of f with respect to every array (as named leaf tensors)."""
-    inputs = [Tensor(a, requires_grad=True, name=f"x{i}") for i, a in enumerate(arrays)]
-    before = [a.copy() for a in arrays]
-    assert gradcheck(f, inputs)
-    assert gradgradcheck(f, inputs)
-    for a, b in zip(arrays, before):
-        np.testing.assert_array_equal(a, b)

@@ -655,3 +655,21 @@ def test_graph_shows_the_values_of_tensors_up_to_max_data_entries(capsys, tmp_pa
     status, _, err = run(capsys, *argv, "--max-data", "-1", "-o", str(tmp_path / "never.gv"))
     assert status == 2 and "argument --max-data: must be >= 0, got -1" in err
     assert not (tmp_path / "never.gv").exists()
+
+
+def test_graph_leaves_the_layout_to_draw_unless_told(capsys, tmp_path):
+    """Deep graphs are drawn top to bottom by default (graph.draw decides), --rankdir overrides."""
+    sources = {}
+    for name, extra in (("deep", []), ("shallow", ["--model", "logistic"]), ("told", ["--rankdir", "LR"])):
+        deep = ["--hidden", "8", "8", "8"] if name != "shallow" else []
+        run(capsys, "graph", *deep, *extra, "-o", str(tmp_path / f"{name}.gv"))
+        sources[name] = (tmp_path / f"{name}.gv").read_text()
+    assert "rankdir=TB" in sources["deep"]
+    assert "rankdir=LR" in sources["shallow"] and "rankdir=LR" in sources["told"]
+
+
+def test_the_moons_line_of_the_docs_scores_as_the_mlp_tutorial(capsys, tmp_path):
+    argv = ["--model", "mlp", "--hidden", "10", "--dataset", "moons", "--epochs", "60", "--lr", "0.05"]
+    status, _, _ = run(capsys, "train", *argv, "--out", str(tmp_path), "--quiet")
+    assert status == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] == 0.98  # 98 of 100, as cli.md says

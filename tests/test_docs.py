@@ -118,7 +118,8 @@ def documented_signatures() -> list[tuple[str, int, object, str, str]]:
     """(module, line, object, name, params) for every `name(params)` in docs/api.md that names a callable.
 
     A later span of a bullet that starts with a class is first looked up as that class's
-    method (``Model`` — base: ``loss(X, y, l2=0)``), any other name in the section's module.
+    method (``Model`` — base: ``loss(X, y, l2=0)``), any other name in the section's module,
+    then as a method of a class the module defines (``Tensor``'s methods in its section).
     The first code span of a bullet must resolve; later spans that name nothing
     (``Op.apply(...)``) are prose, and other libraries' functions (``np.asarray(t)``) are not checked.
     """
@@ -129,6 +130,7 @@ def documented_signatures() -> list[tuple[str, int, object, str, str]]:
         module = importlib.import_module(section["module"])
         body_start = section.end()
         body = api[body_start : sections[i + 1].start() if i + 1 < len(sections) else len(api)]
+        classes = [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__]
         for bullet in re.finditer(r"^- (?P<text>.*)$", body, re.MULTILINE):
             lead = re.match(r"`(\w+)", bullet["text"])
             owner = getattr(module, lead.group(1), None) if lead else None
@@ -139,6 +141,8 @@ def documented_signatures() -> list[tuple[str, int, object, str, str]]:
                     obj = module
                     for part in call["name"].split("."):
                         obj = getattr(obj, part, None)
+                if obj is None:  # a method of the module's class (the Tensor section lists Tensor's)
+                    obj = next((getattr(c, call["name"]) for c in classes if hasattr(c, call["name"])), None)
                 line = api.count("\n", 0, body_start + bullet.start() + call.start()) + 1
                 if obj is None and k == 0 and bullet["text"].startswith("`" + call["name"]):
                     obj = f"nothing in {module.__name__}"
@@ -213,9 +217,12 @@ def test_api_reference_signatures_are_the_codes():
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)|(?P<url>\bhttps?://\S+)")
 
 
+CODE = re.compile(r"^```.*?^```|`[^`\n]+`", re.MULTILINE | re.DOTALL)  # code shows a URL, it does not link it
+
+
 @pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
 def test_links_point_to_files_in_the_repository(path):
-    text = path.read_text()
+    text = CODE.sub("", path.read_text())
     bad = []
     for match in LINK.finditer(text):
         target = match["url"] or match["target"]
@@ -224,3 +231,11 @@ def test_links_point_to_files_in_the_repository(path):
         if match["url"] or (file and (not resolved.is_relative_to(ROOT) or not resolved.exists())):
             bad.append(target)
     assert not bad, f"{path.name} links outside the repository or to missing files: {bad}"
+
+
+def test_the_link_check_sees_links_and_bare_urls_but_not_code():
+    text = (
+        "[a](https://x.org) see http://y.org, [b](api.md) `http://code` and\n```bash\npip --index-url https://z\n```\n"
+    )
+    found = [m["url"] or m["target"] for m in LINK.finditer(CODE.sub("", text))]
+    assert found == ["https://x.org", "http://y.org,", "api.md"]

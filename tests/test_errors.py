@@ -29,7 +29,7 @@ from helpers import EXCEPTIONS, doc_rows, documented_exceptions
 from sklearn.exceptions import NotFittedError
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, solvers, splits
+from tinygrad_lr import Tensor, data, io, model_gradcheck, models, optim, solvers, splits, sweep
 from tinygrad_lr import functional as F
 from tinygrad_lr.compiler import UntraceableError
 from tinygrad_lr.data import IDXError
@@ -547,6 +547,7 @@ CASES = [
     Case("split-mnist-test-size", ValueError, lambda env: splits.load_split("mnist", env.tmp, test_size=0.3)),
     Case("split-mnist-missing", FileNotFoundError, lambda env: splits.load_split("mnist", env.tmp)),
     Case("gradcheck-unknown-model", ValueError, lambda env: model_gradcheck.gradcheck_rows("svm")),
+    Case("sweep-every-fit-fails", FloatingPointError, lambda env: sweep.sweep_results([1e300], [0.2])),
     # compiled steps
     Case("compile-not-callable", TypeError, lambda env: tg.compile(3)),
     Case("compile-strict-item", UntraceableError, lambda env: strict_steps(lambda x, w: (Tensor(x) * w).sum().item())),

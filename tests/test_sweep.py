@@ -66,3 +66,11 @@ def test_a_diverging_learning_rate_gives_nan_in_its_cell():
     fine, diverged = sweep_results([0.01, 1e300], [0.2])
     assert np.isfinite(fine["test_log_loss"])
     assert np.isnan(diverged["test_log_loss"]) and np.isnan(diverged["test_accuracy"])
+
+
+def test_when_every_fit_fails_the_error_is_one_readable_line():
+    with pytest.raises(FloatingPointError) as e:
+        sweep_results([1e300], [0.2])
+    message = str(e.value)
+    assert message.startswith("sweep_results: every fit failed; the last one with FloatingPointError: ")
+    assert "the loss became" in message and "\n" not in message and "Traceback" not in message

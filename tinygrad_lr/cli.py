@@ -456,14 +456,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _dataset_options(p: argparse.ArgumentParser, default: str | None) -> None:
+    """--dataset and --data-dir; without a ``default`` (evaluate) they default to the checkpoint's."""
+    stored = "" if default else " (default: the checkpoint's)"
     p.add_argument(
         "--dataset",
         choices=DATASETS,
         default=default,
         help="bundled (iris, digits, breast_cancer), the tutorials' generated 2-feature data "
-        "(moons, classification), or mnist from IDX files in --data-dir",
+        "(moons, classification), or mnist from IDX files in --data-dir" + stored,
     )
-    p.add_argument("--data-dir", metavar="DIR", help="folder of the MNIST IDX files (.gz or raw), for mnist only")
+    p.add_argument(
+        "--data-dir", metavar="DIR", help="folder of the MNIST IDX files (.gz or raw), for mnist only" + stored
+    )
 
 
 def _train_parser(sub: Any) -> None:
@@ -542,7 +546,11 @@ def _graph_parser(sub: Any) -> None:
     graph.add_argument(
         "--max-data", type=_nonnegative_int, default=16, help="largest tensor whose values --show-data shows"
     )
-    graph.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction")
+    graph.add_argument(
+        "--rankdir",
+        choices=("LR", "TB", "RL", "BT"),
+        help="layout direction (default: left to right, top to bottom for deep graphs)",
+    )
     graph.add_argument("--seed", type=_nonnegative_int, default=0, help="seeds the data and the initialisation")
     graph.set_defaults(run=_cmd_graph)
 
