@@ -208,6 +208,8 @@ def test_gradcheck_prints_a_passing_table(capsys):
     ]
     assert all(r[-1] == "ok" for r in rows)
     assert "8 of 8 parameter gradients agree" in out
+    for kind in ("logistic", "softmax", "mlp"):
+        assert f"second order (Hessian-vector products vs central differences), {kind}: ok" in out
 
 
 def test_gradcheck_fails_with_status_1_when_a_closed_form_disagrees(capsys, monkeypatch):

@@ -6,7 +6,13 @@ from helpers import write_idx
 
 from tinygrad_lr import data, models, reference
 from tinygrad_lr.metrics import measure
-from tinygrad_lr.model_gradcheck import MODELS, closed_form_grads, gradcheck_rows, small_problem
+from tinygrad_lr.model_gradcheck import (
+    MODELS,
+    closed_form_grads,
+    gradcheck_rows,
+    second_order_failure,
+    small_problem,
+)
 from tinygrad_lr.splits import DATASETS, MNIST_MD5, load_split, missing_mnist_message
 
 # ---- splits -------------------------------------------------------------------------------------------
@@ -134,3 +140,20 @@ def test_a_wrong_closed_form_or_a_wrong_autograd_fails_its_row(monkeypatch):
     rows = {r.parameter: r for r in gradcheck_rows("mlp")}
     assert [name for name, r in rows.items() if not r.ok] == ["b1"]
     assert rows["b1"].reference > 1e-6 and rows["b1"].numerical < 1e-7  # the closed form is wrong, not autograd
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_second_order_holds_for_every_model(kind):
+    assert second_order_failure(kind, seed=1, l2=0.3) is None
+
+
+def test_a_wrong_second_derivative_fails_the_second_order_check(monkeypatch):
+    from tinygrad_lr import ops
+
+    def tanh_rule_missing_its_square(ctx, grad):  # right values, wrong derivative of them: 1 - out, not 1 - out²
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out.detach())
+
+    monkeypatch.setattr(ops.Tanh, "backward", staticmethod(tanh_rule_missing_its_square))
+    assert "disagrees with central differences" in second_order_failure("mlp")
+    assert second_order_failure("softmax") is None  # no tanh in it

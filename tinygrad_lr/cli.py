@@ -408,7 +408,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 
 
 def _cmd_gradcheck(args: argparse.Namespace) -> int:
-    from .model_gradcheck import ATOL, MODELS, REFERENCE_RTOL, RTOL, gradcheck_rows
+    from .model_gradcheck import ATOL, MODELS, REFERENCE_RTOL, RTOL, gradcheck_rows, second_order_failure
 
     kinds = MODELS if args.model == "all" else (args.model,)
     rows = [row for kind in kinds for row in gradcheck_rows(kind, args.seed, args.l2)]
@@ -426,7 +426,10 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
         f"{len(rows) - len(failed)} of {len(rows)} parameter gradients agree "
         f"(closed form: rtol {REFERENCE_RTOL:g}; numerical: atol {ATOL:g} + rtol {RTOL:g})"
     )
-    return 1 if failed else 0
+    second = {kind: second_order_failure(kind, args.seed, args.l2) for kind in kinds}
+    for kind, failure in second.items():
+        print(f"second order (Hessian-vector products vs central differences), {kind}: {failure or 'ok'}")
+    return 1 if failed or any(second.values()) else 0
 
 
 # ---- sweep ----------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 The experiment behind ``tinygrad-lr gradcheck``: on small random non-square data
 (so a missing transpose cannot hide), every parameter's autograd gradient of
 ``model.loss`` is compared with the hand-derived one (:mod:`tinygrad_lr.reference`)
-and with central differences (:func:`tinygrad_lr.gradcheck.numerical_grad`).
+and with central differences (:func:`tinygrad_lr.gradcheck.numerical_grad`), and
+the second order (Hessian-vector products) with :func:`tinygrad_lr.gradcheck.check_model`.
+Both difference checks differentiate a closure over the model's own parameters.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import models, reference
-from .gradcheck import numerical_grad
+from .gradcheck import GradcheckError, check_model, numerical_grad
 from .tensor import Tensor
 
 MODELS = ("logistic", "softmax", "mlp")
@@ -69,17 +71,14 @@ def gradcheck_rows(kind: str, seed: int = 0, l2: float = 0.1) -> list[GradientRo
     params = model.named_parameters()
     names = list(params)
 
-    def loss_of(*values: Tensor) -> Tensor:
-        for name, value in zip(names, values):
-            setattr(model, name, value)
+    def loss_of(*_params: Tensor) -> Tensor:  # a closure, as users write it: gradcheck perturbs the tensors
         return model.loss(X, y, l2=l2)
 
     originals = [params[n] for n in names]
-    loss_of(*originals).backward()
+    loss_of().backward()
     autograd = {n: params[n].grad.data for n in names}
     closed = closed_form_grads(model, X, y, l2)
     numerical = numerical_grad(loss_of, originals)
-    loss_of(*originals)  # put the model's own parameters back
     rows = []
     for name, num in zip(names, numerical):
         a, ref = autograd[name], closed[name]
@@ -96,3 +95,13 @@ def gradcheck_rows(kind: str, seed: int = 0, l2: float = 0.1) -> list[GradientRo
             )
         )
     return rows
+
+
+def second_order_failure(kind: str, seed: int = 0, l2: float = 0.1) -> str | None:
+    """``check_model`` (first and second order) on the same small problem: None, or the first line of its report."""
+    model, X, y = small_problem(kind, seed)
+    try:
+        check_model(model, X, y, l2=l2, batch=N_SAMPLES)
+    except GradcheckError as e:
+        return str(e).splitlines()[0]
+    return None
