@@ -151,29 +151,12 @@ def fit(
     order; smaller data is shuffled as a whole. The model casts each batch to its dtype, with
     one warning when ``X`` holds floats of another dtype (build the model in the data's).
     """
-    n_classes = model.n_classes
-    X = _check_X(X, model, "X")
-    y = check_labels(y, len(X), n_classes, "fit", "y")
-    if validation is not None:
-        if not isinstance(validation, tuple | list) or len(validation) != 2:
-            raise ValueError("fit: validation must be a pair (X_val, y_val)")
-        X_val = _check_X(validation[0], model, "validation X")
-        y_val = check_labels(validation[1], len(X_val), n_classes, "fit", "validation y")
-    epochs = check_int(epochs, "fit: epochs")
-    batch_size = check_int(batch_size, "fit: batch_size")
+    X, y, validation, optimizer = _checked_data(model, X, y, validation, optimizer)
+    epochs, batch_size = check_int(epochs, "fit: epochs"), check_int(batch_size, "fit: batch_size")
     patience = check_int(patience, "fit: patience")
     l2 = check_number(l2, "fit: l2", 0.0)
     tol = None if tol is None else check_number(tol, "fit: tol", 0.0)
     callbacks = _check_callbacks(callbacks)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError(f"fit: {type(model).__name__} has no parameter that requires grad; nothing to train")
-    optimizer = Adam(params) if optimizer is None else optimizer
-    if {id(p) for p in optimizer.params} != {id(p) for p in params}:
-        raise ValueError(
-            "fit: the optimizer does not hold this model's parameters that require grad "
-            "(build it from [p for p in model.parameters() if p.requires_grad])"
-        )
     _warn_on_cast(model, X)
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
@@ -187,37 +170,14 @@ def fit(
 
     train_step = compiler.compile(forward_backward) if compile else forward_backward
     history = History(l2=l2)
-    best, stale, stepped = math.inf, 0, False
+    best, stale = math.inf, 0
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
         for epoch in range(epochs):
-            total = correct = 0.0
-            for xb, yb in streaming.shuffled_batches(X, y, batch_size, rng):
-                loss, logits = train_step(xb, yb)
-                value = loss.item()
-                if not math.isfinite(value) and not stepped:
-                    raise FloatingPointError(
-                        f"fit: the loss is {value} on the first batch, before any step: the data overflows in "
-                        f"the model's dtype {model.dtype} (scale X, or use float64)"
-                    )
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"fit: the loss became {value} in epoch {epoch + 1} of {epochs}; "
-                        f"try a smaller learning rate (lr={optimizer.lr})"
-                    )
-                try:
-                    optimizer.step()
-                except FloatingPointError as e:  # refused before writing: the parameters are still finite
-                    raise FloatingPointError(
-                        f"fit: the step would make a parameter NaN or inf in epoch {epoch + 1} of {epochs}; "
-                        f"try a smaller learning rate (lr={optimizer.lr})"
-                    ) from e
-                stepped = True
-                total += value * len(yb)
-                correct += _n_correct(logits.data, yb)
-            history.loss.append(total / len(y))
-            history.accuracy.append(correct / len(y))
+            loss, accuracy = _train_epoch(train_step, optimizer, model, X, y, batch_size, rng, (epoch, epochs))
+            history.loss.append(loss)
+            history.accuracy.append(accuracy)
             if validation is not None:
-                val_loss, val_accuracy = _evaluate(model, X_val, y_val, l2)
+                val_loss, val_accuracy = _evaluate(model, *validation, l2)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
             history.epochs = epoch + 1
@@ -233,3 +193,65 @@ def fit(
                     history.stopped_early = True
                     break
     return history
+
+
+def _checked_data(
+    model: Model, X: Any, y: Any, validation: tuple[Any, Any] | None, optimizer: Optimizer | None
+) -> tuple[Any, np.ndarray, tuple[Any, np.ndarray] | None, Optimizer]:
+    """fit's data, validation pair and optimizer, checked before the first step (Adam by default)."""
+    n_classes = model.n_classes
+    X = _check_X(X, model, "X")
+    y = check_labels(y, len(X), n_classes, "fit", "y")
+    if validation is not None:
+        if not isinstance(validation, tuple | list) or len(validation) != 2:
+            raise ValueError("fit: validation must be a pair (X_val, y_val)")
+        X_val = _check_X(validation[0], model, "validation X")
+        validation = (X_val, check_labels(validation[1], len(X_val), n_classes, "fit", "validation y"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"fit: {type(model).__name__} has no parameter that requires grad; nothing to train")
+    optimizer = Adam(params) if optimizer is None else optimizer
+    if {id(p) for p in optimizer.params} != {id(p) for p in params}:
+        raise ValueError(
+            "fit: the optimizer does not hold this model's parameters that require grad "
+            "(build it from [p for p in model.parameters() if p.requires_grad])"
+        )
+    return X, y, validation, optimizer
+
+
+def _train_epoch(
+    train_step: Callable,
+    optimizer: Optimizer,
+    model: Model,
+    X: Any,
+    y: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+    where: tuple[int, int],
+) -> tuple[float, float]:
+    """One pass, a step per minibatch: the mean loss and accuracy as the batches were trained on."""
+    epoch, epochs = where
+    total = correct = 0.0
+    for k, (xb, yb) in enumerate(streaming.shuffled_batches(X, y, batch_size, rng)):
+        loss, logits = train_step(xb, yb)
+        value = loss.item()
+        if not math.isfinite(value) and epoch == 0 and k == 0:
+            raise FloatingPointError(
+                f"fit: the loss is {value} on the first batch, before any step: the data overflows in "
+                f"the model's dtype {model.dtype} (scale X, or use float64)"
+            )
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"fit: the loss became {value} in epoch {epoch + 1} of {epochs}; "
+                f"try a smaller learning rate (lr={optimizer.lr})"
+            )
+        try:
+            optimizer.step()
+        except FloatingPointError as e:  # refused before writing: the parameters are still finite
+            raise FloatingPointError(
+                f"fit: the step would make a parameter NaN or inf in epoch {epoch + 1} of {epochs}; "
+                f"try a smaller learning rate (lr={optimizer.lr})"
+            ) from e
+        total += value * len(yb)
+        correct += _n_correct(logits.data, yb)
+    return total / len(y), correct / len(y)
