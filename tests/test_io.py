@@ -498,7 +498,7 @@ def tampered(tmp_path, change, **save_kwargs):
     return write_zip(tmp_path / "tampered.npz", {**members, "meta.npy": meta_bytes(meta)})
 
 
-@pytest.mark.parametrize("steps", [-1, 2.7, "12", True, 10**30, None])
+@pytest.mark.parametrize("steps", [-1, 2.7, "12", True, 10**30, 2**63, None])
 def test_the_optimizer_step_count_must_be_a_non_negative_integer(tmp_path, steps):
     path = tampered(tmp_path, lambda m: m["optimizer"].update(steps=steps))
     with pytest.raises(io.CheckpointError, match="step count must be an integer in"):
@@ -518,6 +518,9 @@ def test_the_optimizer_step_count_must_be_a_non_negative_integer(tmp_path, steps
         (lambda m: m["optimizer"]["buffers"].update(m=[True, "yes"]), "needs one true/false per parameter"),
         (lambda m: m["optimizer"].update(parameters=["W", "W"]), "names a parameter twice"),
         (lambda m: m["optimizer"].update(hyper=[1]), "unusable optimizer state"),
+        (lambda m: m.update(optimizer=[1, 2]), "the optimizer state is not a dict with buffers"),
+        (lambda m: m["optimizer"].update(buffers=[]), "the optimizer state is not a dict with buffers"),
+        (lambda m: m["config"].update(activation="tanh"), "cannot build SoftmaxRegression from config"),
         (lambda m: m["rng"]["state"].update(state=-1), "invalid PCG64 state .*OverflowError"),
         (lambda m: m["rng"]["state"].update(inc=2**200), "invalid PCG64 state .*OverflowError"),
         (lambda m: m["rng"].update(has_uint32=0.5), "does not survive being set"),
