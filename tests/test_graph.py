@@ -486,3 +486,19 @@ def test_a_real_browser_sees_every_tooltip_and_draws_the_graph(tmp_path):
     pixels = matplotlib.image.imread(tmp_path / "shot.png")[..., :3]
     drawn = (pixels < 0.9).any(axis=-1).mean()  # the share of pixels that are not (near) white
     assert pixels.shape[:2] == (700, 900) and 0.02 < drawn < 0.8
+
+
+def test_an_unnamed_scalar_constant_shows_its_value_and_a_vector_constant_does_not():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = (0.5 * x * Tensor(np.array([3.0, 4.0]))).sum()
+    labels = [line for line in draw(y).source.splitlines() if line.startswith("\tt") and "input / constant" in line]
+    assert len(labels) == 2
+    assert any("() float64<BR/>0.5>" in line for line in labels)
+    assert any(line.split("label=<", 1)[1].startswith("(2,) float64> ") for line in labels)  # no values
+
+
+def test_a_one_element_tensors_tooltip_summarises_it_not_as_empty():
+    x = Tensor([7.0], requires_grad=True, name="x")
+    source = draw((x * 2).sum()).source
+    node = source[source.index("<B>x</B>") :].split('"]', 1)[0]
+    assert "value (1,) float64, min 7, mean 7, max 7" in node and "empty" not in node
