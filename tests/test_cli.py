@@ -675,3 +675,16 @@ def test_the_moons_line_of_the_docs_scores_as_the_mlp_tutorial(capsys, tmp_path)
     status, _, _ = run(capsys, "train", *argv, "--out", str(tmp_path), "--quiet")
     assert status == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["test_accuracy"] == 0.98  # 98 of 100, as cli.md says
+
+
+def test_graph_of_the_mlp_boxes_each_layer_and_the_glms_have_no_boxes(capsys, tmp_path):
+    run(capsys, "graph", "--model", "mlp", "--features", "3", "--hidden", "5", "-o", str(tmp_path / "mlp.gv"))
+    run(capsys, "graph", "--model", "softmax", "--features", "3", "-o", str(tmp_path / "softmax.gv"))
+    assert (tmp_path / "mlp.gv").read_text().count("subgraph cluster") == 2  # one box per layer
+    assert "subgraph cluster" not in (tmp_path / "softmax.gv").read_text()
+
+
+def test_the_momentum_optimizer_defaults_to_lr_0_05(capsys, tmp_path):
+    argv = ["train", "--dataset", "iris", "--optimizer", "momentum", "--epochs", "1", "--quiet"]
+    status, out, _ = run(capsys, *argv, "--out", str(tmp_path))
+    assert status == 0 and "lr=0.05" in out
