@@ -213,9 +213,19 @@ def test_load_mnist_checks_n_train(tmp_path, n, error, message):
     "part, array, code, message",
     [
         ("labels", np.r_[np.arange(99) % 10, -1], 0x09, "has label -1; MNIST labels are 0..9"),
-        ("labels", np.r_[np.arange(99) % 10, 10], 0x08, "has label 10; MNIST labels are 0..9"),
+        (
+            "labels",
+            np.r_[np.arange(99) % 10, 10],
+            0x08,
+            r"t10k-labels-idx1-ubyte\S* has label 10; MNIST labels are 0..9",
+        ),
         ("labels", np.arange(100) % 10, 0x0D, "holds labels of dtype float32; MNIST labels are integers"),
-        ("images", np.where(np.arange(1200) == 7, np.nan, 0.5).reshape(100, 4, 3), 0x0D, "NaN or infinite pixels"),
+        (
+            "images",
+            np.where(np.arange(1200) == 7, np.nan, 0.5).reshape(100, 4, 3),
+            0x0D,
+            r"t10k-images-idx3-ubyte\S* has NaN or infinite pixels",
+        ),
     ],
 )
 def test_load_mnist_refuses_bad_labels_and_pixels(tmp_path, part, array, code, message):
