@@ -684,7 +684,8 @@ def test_graph_of_the_mlp_boxes_each_layer_and_the_glms_have_no_boxes(capsys, tm
     assert "subgraph cluster" not in (tmp_path / "softmax.gv").read_text()
 
 
-def test_the_momentum_optimizer_defaults_to_lr_0_05(capsys, tmp_path):
-    argv = ["train", "--dataset", "iris", "--optimizer", "momentum", "--epochs", "1", "--quiet"]
+@pytest.mark.parametrize("name, described", [("momentum", "SGD(lr=0.05, momentum=0.9)"), ("sgd", "SGD(lr=0.1)")])
+def test_the_optimizers_defaults(capsys, tmp_path, name, described):
+    argv = ["train", "--dataset", "iris", "--optimizer", name, "--epochs", "1", "--quiet"]
     status, out, _ = run(capsys, *argv, "--out", str(tmp_path))
-    assert status == 0 and "lr=0.05" in out
+    assert status == 0 and f"SoftmaxRegression, {described}, 1 epochs" in out
