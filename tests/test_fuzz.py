@@ -184,7 +184,7 @@ def test_binary_operators(a, other, op, reflected):
 
 
 def operand_array(x, like: Tensor):
-    """What the engine computes with (``Tensor._lift``): numbers and integer/bool arrays take the tensor's dtype."""
+    """What the engine computes with (``Tensor._constants``): numbers and int/bool arrays take the tensor's dtype."""
     if isinstance(x, Tensor):
         return x.data
     if isinstance(x, int | float | bool):
