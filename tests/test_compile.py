@@ -255,6 +255,23 @@ def test_strict_raises_instead(name):
             compiled(np.full(3, float(i + 1)))
 
 
+def test_a_one_element_array_computed_outside_ops_is_not_taken_for_a_constant():
+    def step(x):
+        OPT.zero_grad()
+        loss = (Tensor(x[:1] * 2) * W).sum()  # equal on the two recordings, not after
+        loss.backward()
+        OPT.step()
+        return loss
+
+    inputs = [np.ones(3), np.ones(3), np.full(3, 5.0), np.full(3, 7.0)]
+    W.data[...], W.grad = 1.0, None
+    expected = [step(x).item() for x in inputs]
+    W.data[...], W.grad = 1.0, None
+    compiled = tg.compile(step)
+    with pytest.warns(CompileWarning, match=re.escape("a tensor of shape (1,) is made inside the step")):
+        assert [compiled(x).item() for x in inputs] == expected
+
+
 def test_unsupported_arguments_run_eagerly():
     @tg.compile
     def step(xs):

@@ -334,9 +334,13 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     return summed if summed.shape == shape else summed.reshape(shape)
 
 
-def unbroadcast_array(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """:func:`unbroadcast` on a plain array (first-order passes); proven equal by a test."""
-    axes = _summed_axes(g.shape, shape)
+def unbroadcast_array(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...] | None = None) -> np.ndarray:
+    """:func:`unbroadcast` on a plain array (first-order passes); proven equal by a test.
+
+    ``axes``: ``_summed_axes(g.shape, shape)`` when the caller already knows it (compiled kernels).
+    """
+    if axes is None:
+        axes = _summed_axes(g.shape, shape)
     if axes == (0,) and g.ndim == 2:  # a bias gradient: column sums as one BLAS product, 3-4x faster
         summed = ones((len(g),), g.dtype) @ g
     else:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, kernels
 from .autograd import _as_gradient, _as_tuple, _checked_backward, _zero_d_output, unbroadcast_array
 from .grad_mode import current as _mode
 from .tensor import Tensor
@@ -65,7 +65,9 @@ class Tape:
         self.template: list = []
         self.arg_slots: list[tuple[int, int, bool]] = []
         self.uses: list[tuple[int, ...]] = []  # per entry, the slots it reads or writes
+        self.infos: list[Any] = []  # per entry, what kernels.lower needs to know (None: nothing to lower)
         self.steps: list[tuple[Callable[[list], None], tuple[int, ...]]] = []  # entries, slots to free after
+        self.kernel_ops: list[type] = []  # the ops that replay as kernels (once lowered)
 
     def seal(self) -> None:
         """Precompute what replays need: the constant slots filled in, guards on outside tensors."""
@@ -77,13 +79,22 @@ class Tape:
                 self.guards.append((ref, slot, ref._data.shape, ref._data.dtype, ref.requires_grad))
             else:
                 self.arg_slots.append((slot, ref[0], ref[1]))
-        last = {slot: i for i, uses in enumerate(self.uses) for slot in uses}  # the later entry wins
+        self.steps = list(zip(self.entries, self._frees(self.uses)))
+
+    def lower(self) -> None:
+        """Replay with kernels from now on: the hot ops' NumPy work without ctx objects or checks."""
+        runs, uses, self.kernel_ops = kernels.lower(self.entries, self.infos, self.uses)
+        self.steps = list(zip(runs, self._frees(uses)))
+
+    def _frees(self, uses: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """Per entry, the slots to drop after it: those no later entry reads and the step does not return."""
+        last = {slot: i for i, used in enumerate(uses) for slot in used}  # the later entry wins
         kept = {r.slot for r in _slots_in(self.result)}
-        frees: list[list[int]] = [[] for _ in self.entries]
+        frees: list[list[int]] = [[] for _ in uses]
         for slot, i in last.items():
             if slot not in kept:
                 frees[i].append(slot)
-        self.steps = [(run, tuple(free)) for run, free in zip(self.entries, frees)]
+        return [tuple(free) for free in frees]
 
     def replay(self, args: list) -> Any:
         """Run the entries on ``args``; ``_STALE`` when an outside tensor changed shape, dtype or requires_grad."""
@@ -91,7 +102,7 @@ class Tape:
         env[0] = args
         for t, slot, shape, dtype, needs in self.guards:
             a = t._data
-            if a.shape != shape or a.dtype != dtype or t.requires_grad != needs:
+            if a.shape != shape or (a.dtype is not dtype and a.dtype != dtype) or t.requires_grad is not needs:
                 return _STALE
             env[slot] = a
         for slot, i, is_tensor in self.arg_slots:
@@ -114,7 +125,7 @@ class Tape:
                 return "the step read its values from different places on its second call"
             if kind == "tensor" and ref is not ref2:
                 a, b = ref._data, ref2._data
-                if a.size > 1 or not _same_array(a, b):
+                if a.ndim > 0 or not _same_array(a, b):  # a 0-d one the same both times: a number, a constant
                     return (
                         f"a tensor of shape {a.shape} is made inside the step from values computed outside "
                         "tinygrad_lr ops (NumPy on .data or on the arguments); pass it as an argument"
@@ -270,15 +281,23 @@ def _node_entry(
 
 def _grad_entry(leaf: Any, how: str, g_slot: int, old_slot: int | None, out: int):
     """A leaf's ``.grad`` as ``_finish`` sets it: the gradient itself, a copy, or a sum with the earlier one."""
+    make = Tensor._make
 
     def run(env: list) -> None:
         t = env[0][leaf] if type(leaf) is int else leaf
         g = env[g_slot]
         a = g if how == "assign" else g.copy() if how == "copy" else env[old_slot] + g
-        t.grad = Tensor._make(a, None)
+        t.grad = make(a, None)
         env[out] = a
 
-    return run
+    if how != "assign" or type(leaf) is int:
+        return run
+
+    def assign(env: list) -> None:  # the common case: a parameter takes its gradient's buffer
+        a = env[out] = env[g_slot]
+        leaf.grad = make(a, None)
+
+    return assign
 
 
 def _optimizer_entry(opt: Any, without_grad: list):
@@ -356,11 +375,12 @@ class _Recorder:
             self.watched.append((tensor, array, array.copy() if tensor.requires_grad else array))
         return slot
 
-    def _add(self, key: tuple, entry: Callable[[list], None], uses: tuple = ()) -> None:
+    def _add(self, key: tuple, entry: Callable[[list], None], uses: tuple = (), info: Any = None) -> None:
         """Append an entry; ``uses`` are the slots it reads or writes (freed after their last use)."""
         self.tape.keys.append(key)
         self.tape.entries.append(entry)
         self.tape.uses.append(tuple(s for s in uses if s is not None))
+        self.tape.infos.append(info)
 
     # ---- the hooks ----
     def op(self, cls: type, ctx: Any, inputs: tuple, options: dict, out: Tensor) -> None:
@@ -380,7 +400,9 @@ class _Recorder:
         ctx_slot, out_slot = self._new_slot(ctx), self._new_slot(out._data)
         key = ("op", cls, tuple(ins), _freeze(static), tuple(option_slots), needs, out_slot)
         uses = (*ins, *(slot for _, slot in option_slots), out_slot, ctx_slot)
-        self._add(key, _forward_entry(cls, ins, static, option_slots, needs, out_slot, ctx_slot), uses)
+        metas = tuple((x._data.shape, x._data.dtype) for x in inputs)
+        info = kernels.OpInfo(cls, tuple(ins), dict(option_slots), needs, out_slot, ctx_slot, metas, static)
+        self._add(key, _forward_entry(cls, ins, static, option_slots, needs, out_slot, ctx_slot), uses, info)
 
     def node(self, ctx: Any, t: Tensor, g: Tensor, create_graph: bool, check: bool) -> Any:
         """A node's backward during recording: computed here, so the same function can replay it."""
@@ -414,7 +436,8 @@ class _Recorder:
             getattr(ctx, "_saved", None) is not None or not cls.__module__.startswith("tinygrad_lr.")
         )
         entry = _node_entry(ctx_slot, ins, out_slot, g_slot, arrays_rule, parents, likes, needed, outs)
-        self._add(key, entry, (ctx_slot, g_slot, *outs, *((*ins, out_slot) if parents else ())))
+        info = kernels.NodeInfo(ctx_slot, g_slot, g._data.shape, g._data.dtype, outs)
+        self._add(key, entry, (ctx_slot, g_slot, *outs, *((*ins, out_slot) if parents else ())), info)
         return grads
 
     def finish_begins(self, grads: dict, capture: dict | None) -> None:
@@ -455,7 +478,10 @@ class _Recorder:
             if p.grad is not None:
                 self.pending_bumps.add(id(p))
                 self.updated.add(id(p))
-        self._add(("step", id(opt), tuple(id(p) for p in without)), _optimizer_entry(opt, without))
+        grad_slots = tuple((i, p, self.slots[id(p.grad._data)]) for i, p in enumerate(opt.params) if p.grad is not None)
+        info = kernels.StepInfo(opt, tuple(without), grad_slots)
+        key, uses = ("step", id(opt), tuple(id(p) for p in without)), tuple(s for *_, s in grad_slots)
+        self._add(key, _optimizer_entry(opt, without), uses, info)
 
     def bumped(self, t: Tensor) -> None:
         if id(t) in self.pending_bumps:
@@ -527,10 +553,10 @@ def _signature(args: tuple) -> tuple | None:
 class Compiled:
     """A step with its tapes: call it like the step itself (``tg.compile`` makes these)."""
 
-    def __init__(self, step: Callable, strict: bool = False) -> None:
+    def __init__(self, step: Callable, strict: bool = False, kernels: bool = True) -> None:
         if not callable(step):
             raise TypeError(f"compile: expected a function, got {type(step).__name__}")
-        self.step, self.strict = step, bool(strict)
+        self.step, self.strict, self.kernels = step, bool(strict), bool(kernels)
         self.tapes: OrderedDict[tuple, Tape | str] = OrderedDict()
         self.pending: dict[tuple, Tape] = {}
         functools.update_wrapper(self, step)
@@ -548,11 +574,13 @@ class Compiled:
         if sig is None:
             kinds = sorted({type(a).__name__ for a in args if type(a) not in (Tensor, np.ndarray, *_SCALARS)})
             return self._eager(("unsupported", *kinds), f"arguments of type {', '.join(kinds)}", step, args)
-        sig = (*sig, tuple(kwargs))
+        if kwargs:
+            sig = (*sig, tuple(kwargs))
         tape = self.tapes.get(sig)
         if type(tape) is Tape:
-            self.tapes.move_to_end(sig)
-            result = tape.replay(list(args))
+            if len(self.tapes) > 1:
+                self.tapes.move_to_end(sig)
+            result = tape.replay(args)
             if result is not _STALE:
                 return result
             del self.tapes[sig]
@@ -583,6 +611,8 @@ class Compiled:
             if len(self.pending) > CACHE_SIZE:
                 del self.pending[next(iter(self.pending))]
         else:
+            if self.kernels:
+                first.lower()
             self._store(sig, first)
         return result
 
@@ -609,11 +639,13 @@ def _call_with_names(step: Callable, n_positional: int, names: tuple, *args: Any
     return step(*args[:n_positional], **dict(zip(names, args[n_positional:])))
 
 
-def compile(step: Callable | None = None, *, strict: bool = False) -> Any:  # noqa: A001 (torch.compile's name)
+def compile(step: Callable | None = None, *, strict: bool = False, kernels: bool = True) -> Any:  # noqa: A001
     """Record ``step`` once per signature and replay it (bit-identical to eager); ``@tg.compile`` works too.
 
     ``strict=True`` raises :class:`UntraceableError` instead of warning and running eagerly.
+    ``kernels=False`` replays every op through its own ``forward`` and rule (the plain tape
+    the kernels are tested against) instead of the hot ops' kernels.
     """
     if step is None:
-        return lambda fn: Compiled(fn, strict=strict)
-    return Compiled(step, strict=strict)
+        return lambda fn: Compiled(fn, strict=strict, kernels=kernels)
+    return Compiled(step, strict=strict, kernels=kernels)

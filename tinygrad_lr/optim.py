@@ -43,8 +43,11 @@ def __getattr__(name: str) -> Any:
 
 
 def _finite(a: np.ndarray) -> bool:
-    """No NaN or inf in ``a``: a finite sum proves it in one pass; the exact test runs only when it cannot."""
-    return math.isfinite(a.sum()) or bool(np.isfinite(a).all())
+    """No NaN or inf in ``a``: a finite sum proves it in one call; the exact test runs only when it cannot,
+    or first for large arrays (where it is the faster pass of the two)."""
+    if a.size > 4096:
+        return bool(np.isfinite(a).all())
+    return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
 class Optimizer(ABC):
@@ -104,18 +107,25 @@ class Optimizer(ABC):
         """
         if autograd._recorder is not None:  # tg.compile is recording this step
             autograd._recorder.optimizer_step(self)
-        name, active = type(self).__name__, [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
-        for i, p in active if self._keeps_state() else ():  # else the new values' check below sees it
-            if not _finite(p.grad._data):
+        self._step_on([(i, p, p.grad._data) for i, p in enumerate(self.params) if p.grad is not None])
+
+    def _step_on(self, active: list[tuple[int, Tensor, np.ndarray]]) -> None:
+        """``step()`` on given gradients: ``(index, parameter, gradient array)`` for each one to update.
+
+        A compiled step's replay calls this with the gradients its tape computed.
+        """
+        name = type(self).__name__
+        for i, _, g in active if self._keeps_state() else ():  # else the new values' check below sees it
+            if not _finite(g):
                 raise FloatingPointError(f"{name}.step: the gradient of parameter {i} is not finite; nothing changed")
-        new = [self._update(i, p._data, p.grad._data) for i, p in active]
-        for (i, p), value in zip(active, new):
+        new = [self._update(i, p._data, g) for i, p, g in active]
+        for (i, p, _), value in zip(active, new):
             if not _finite(value):
                 raise FloatingPointError(
                     f"{name}.step: the update would make parameter {i} of shape {p.shape} NaN or inf "
                     f"(lr={self.lr:g}); no parameter was changed"
                 )
-        for (_, p), value in zip(active, new):
+        for (_, p, _), value in zip(active, new):
             np.copyto(p._data, value)
             bump_version(p)  # values saved for an earlier backward are stale now
         self.steps += 1
