@@ -29,6 +29,7 @@ MODULES = {
     "tinygrad_lr": "tglr",
     "tinygrad_lr-compiled": "tglr_compiled",
     "torch": "torch_eager",
+    "jax": "jax_jit",
     "autograd": "hips_autograd",
     "mygrad": "mygrad_eager",
 }
