@@ -61,9 +61,10 @@ def test_system_agrees_with_hand_numpy(system, kind, dtype, rtol, rng):
     for g, r in zip(grads, ref_grads):
         assert g.shape == r.shape and g.dtype == r.dtype
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * 1e-2)
-    # the update, and that gradients do not leak into the next step
+    # the update (data prepared once, then as an epoch hands a batch over), and no gradient leaks into the next step
     for t in (ref, trainer):
         t.step(*t.prepare(X, y))
+        t.step(*t.prepare_batch(X, y))
     second = [float(t.to_numpy(t.loss_and_grads(*t.prepare(X, y))[0])) for t in (ref, trainer)]
     np.testing.assert_allclose(second[1], second[0], rtol=rtol)
     assert second[0] != ref_loss

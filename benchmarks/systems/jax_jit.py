@@ -2,7 +2,9 @@
 
 The parameters are a list of JAX arrays; a step returns new ones (JAX arrays are
 immutable), and each step waits for its result, so no work is left queued when
-the clock stops. XLA's CPU thread pool is sized from ``PJRT_NPROC``, read when
+the clock stops. Full-batch data become JAX arrays once; minibatches go into the
+jitted step as the NumPy arrays they are (measured here: about 0.3 ms a step
+cheaper than ``jnp.asarray`` on each batch). XLA's CPU thread pool is sized from ``PJRT_NPROC``, read when
 the CPU client is created (at the first computation): it is set here, before
 ``jax`` is imported, to NumPy's BLAS thread count, as PyTorch's is. The XLA flag
 ``--xla_cpu_multi_thread_eigen=false`` is not used: with jaxlib 0.10.2 a float64
@@ -90,6 +92,9 @@ class SystemTrainer(Trainer):
 
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[jax.Array, jax.Array]:
         return jnp.asarray(X), jnp.asarray(y)
+
+    def prepare_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return X, y  # the jitted call converts NumPy arguments itself, cheaper than jnp.asarray per batch
 
     def loss_and_grads(self, X: jax.Array, y: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
         return self.value_and_grad(self.params, X, y)
