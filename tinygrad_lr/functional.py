@@ -84,6 +84,20 @@ def softplus(x: Tensor) -> Tensor:
     return Softplus.apply(_tensor(x))
 
 
+def bce_forward_arrays(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean loss and softplus(z), which backward reuses (shared with tg.compile's kernels)."""
+    softplus = _softplus(z)
+    return np.asarray(np.add.reduce(softplus - z * y, axis=None) / z.size), softplus  # not .mean(): a wrapper
+
+
+def bce_grad_arrays(z: np.ndarray, y: np.ndarray, softplus: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """d/dz = (σ(z) - y)·grad/n with σ(z) = exp(z - softplus(z)), in one buffer."""
+    dz = np.exp(z - softplus)
+    dz -= y
+    dz *= float(grad) / z.size
+    return np.asarray(dz)
+
+
 class BinaryCrossEntropyWithLogits(Function):
     """Mean of softplus(z) - y·z, fused: one pass forward, d/dz = (σ(z) - y)/n."""
 
@@ -92,8 +106,8 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, z, y):
         ctx.save_for_backward(z, y)
-        ctx.softplus = _softplus(z)
-        return np.asarray(np.add.reduce(ctx.softplus - z * y, axis=None) / z.size)  # not .mean(): a Python wrapper
+        loss, ctx.softplus = bce_forward_arrays(z, y)
+        return loss
 
     @staticmethod
     def backward(ctx, grad):
@@ -107,13 +121,8 @@ class BinaryCrossEntropyWithLogits(Function):
         """The same rule with σ(z) = exp(z - softplus(z)), reusing forward's softplus."""
         z, y = ctx.saved_arrays
         need_z, need_y = ctx.needs_input_grad
-        scale = float(grad) / z.size
-        dz = None
-        if need_z:
-            dz = np.exp(z - ctx.softplus)
-            dz -= y
-            dz *= scale
-        return (np.asarray(dz) if need_z else None), (np.asarray(-z * scale) if need_y else None)
+        dz = bce_grad_arrays(z, y, ctx.softplus, grad) if need_z else None
+        return dz, (np.asarray(-z * (float(grad) / z.size)) if need_y else None)
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
@@ -170,6 +179,32 @@ def _sample_offsets(n: int, step: int) -> np.ndarray:
     return offsets
 
 
+def ce_forward_arrays(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The mean loss, and what backward reuses: the label positions, exp(z - max) classes-major, its sums.
+
+    Shared by the op and tg.compile's kernels, so the two compute the very same numbers.
+    """
+    e = _shifted_exp(logits)
+    # Where each sample's label entry sits in e's memory: flat indexing is 3-4x faster
+    # than e[labels, rows], and backward's scatter reuses the positions.
+    step_class, step_sample = e.strides[0] // e.itemsize, e.strides[1] // e.itemsize
+    picks = (labels if labels.dtype == np.intp else labels.astype(np.intp)) * step_class
+    picks += _sample_offsets(len(labels), step_sample)
+    picked = np.add.reduce(e.ravel(order="K")[picks])
+    np.exp(e, out=e)
+    total = np.add.reduce(e, axis=0)
+    loss = (float(np.add.reduce(np.log(total))) - float(picked)) / len(labels)  # Python floats: no ufunc calls
+    return np.asarray(loss, dtype=logits.dtype), picks, e, total
+
+
+def ce_grad_arrays(e: np.ndarray, picks: np.ndarray, total: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """(softmax - onehot)·grad/n written over forward's exp buffer ``e``, returned samples-major."""
+    scale = float(grad) / len(picks)  # a Python float keeps e's dtype, and is cheaper than a 0-d array
+    e *= scale / total
+    e.ravel(order="K")[picks] -= scale  # ravel of a contiguous array: a view
+    return e.T
+
+
 class CrossEntropy(Function):
     """Mean of -log softmax(logits)[i, labels[i]], fused: one n×C buffer, no one-hot."""
 
@@ -177,19 +212,10 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, labels):
-        e = _shifted_exp(logits)
-        # Where each sample's label entry sits in e's memory: flat indexing is 3-4x faster
-        # than e[labels, rows], and backward's scatter reuses the positions.
-        step_class, step_sample = e.strides[0] // e.itemsize, e.strides[1] // e.itemsize
-        picks = (labels if labels.dtype == np.intp else labels.astype(np.intp)) * step_class
-        picks += _sample_offsets(len(labels), step_sample)
-        picked = np.add.reduce(e.ravel(order="K")[picks])
-        np.exp(e, out=e)
-        total = np.add.reduce(e, axis=0)
+        loss, ctx.picks, ctx.exp, ctx.total = ce_forward_arrays(logits, labels)
         ctx.save_for_backward(logits)
-        ctx.labels, ctx.picks, ctx.exp, ctx.total = labels.copy(), picks, e, total  # copy: the caller may reuse it
-        loss = (float(np.add.reduce(np.log(total))) - float(picked)) / len(labels)  # Python floats: no ufunc calls
-        return np.asarray(loss, dtype=logits.dtype)
+        ctx.labels = labels.copy()  # the caller may reuse its array
+        return loss
 
     @staticmethod
     def backward(ctx, grad):
@@ -202,15 +228,12 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        """The same rule written over forward's exp buffer (taken, so a retained graph's
-        second backward recomputes it, in the same layout)."""
+        """The same rule over forward's exp buffer (taken, so a retained graph's second
+        backward recomputes it, in the same layout)."""
         e, ctx.exp = ctx.exp, None
         if e is None:
             e = np.exp(_shifted_exp(*ctx.saved_arrays))
-        scale = float(grad) / len(ctx.labels)  # a Python float keeps e's dtype, and is cheaper than a 0-d array
-        e *= scale / ctx.total
-        e.ravel(order="K")[ctx.picks] -= scale  # ravel of a contiguous array: a view
-        return e.T
+        return ce_grad_arrays(e, ctx.picks, ctx.total, grad)
 
 
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:

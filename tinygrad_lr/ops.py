@@ -60,9 +60,12 @@ class Mul(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        x, y = ctx.saved_arrays
-        need_x, need_y = ctx.needs_input_grad
-        return (np.asarray(grad * y) if need_x else None), (np.asarray(grad * x) if need_y else None)
+        return mul_grads_arrays(grad, *ctx.saved_arrays, *ctx.needs_input_grad)
+
+
+def mul_grads_arrays(grad: np.ndarray, x: np.ndarray, y: np.ndarray, need_x: bool, need_y: bool) -> tuple:
+    """Mul's rule on arrays (shared with tg.compile's kernels); broadcast shapes are summed by the caller."""
+    return (np.asarray(grad * y) if need_x else None), (np.asarray(grad * x) if need_y else None)
 
 
 class Div(Function):
@@ -165,12 +168,15 @@ class Tanh(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        """The same rule in one buffer (the MLP's hidden layers)."""
-        (out,) = ctx.saved_arrays
-        d = np.multiply(out, out, out=np.empty(out.shape, out.dtype))  # out=: an array even when 0-d
-        np.subtract(1, d, out=d)
-        d *= grad
-        return d
+        return tanh_grad_arrays(grad, *ctx.saved_arrays)
+
+
+def tanh_grad_arrays(grad: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Tanh's rule in one buffer (the MLP's hidden layers; shared with tg.compile's kernels)."""
+    d = np.multiply(out, out, out=np.empty(out.shape, out.dtype))  # out=: an array even when 0-d
+    np.subtract(1, d, out=d)
+    d *= grad
+    return d
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -285,14 +291,16 @@ class MatMul(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        """The same two rules on arrays: the 2-D cases straight to BLAS, the rest through the shared helpers."""
-        a, b = ctx.saved_arrays
-        need_a, need_b = ctx.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # straight to BLAS
-            return (grad @ b.T if need_a else None), (a.T @ grad if need_b else None)
-        if a.ndim == 2 and b.ndim == 1:
-            return (np.outer(grad, b) if need_a else None), (grad @ a if need_b else None)
-        return (_matmul_grad_a(grad, a, b) if need_a else None), (_matmul_grad_b(grad, a, b) if need_b else None)
+        return matmul_grads_arrays(grad, *ctx.saved_arrays, *ctx.needs_input_grad)
+
+
+def matmul_grads_arrays(grad: np.ndarray, a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool) -> tuple:
+    """MatMul's two rules on arrays: the 2-D cases straight to BLAS, the rest through the helpers above."""
+    if a.ndim == 2 and b.ndim == 2:  # straight to BLAS
+        return (grad @ b.T if need_a else None), (a.T @ grad if need_b else None)
+    if a.ndim == 2 and b.ndim == 1:
+        return (np.outer(grad, b) if need_a else None), (grad @ a if need_b else None)
+    return (_matmul_grad_a(grad, a, b) if need_a else None), (_matmul_grad_b(grad, a, b) if need_b else None)
 
 
 # ---- reductions ------------------------------------------------------------------
