@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     workload_list = "; ".join(f"{n}={name}" for n, (name, _) in WORKLOADS.items())
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="tinygrad_lr against hand-written NumPy, PyTorch, HIPS autograd and MyGrad, side by side.",
+        description="tinygrad_lr against hand-written NumPy, PyTorch, JAX, HIPS autograd and MyGrad, side by side.",
     )
     parser.add_argument(
         "-w",

@@ -119,7 +119,7 @@ def softmax_digits(systems: list[System], config: Config) -> Table:
 def run_epoch(trainer: Trainer, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int = 0) -> None:
     """One epoch in shuffled minibatches; the batch gather is NumPy for every system."""
     for idx in data.batches(len(y), batch_size, np.random.default_rng(seed)):
-        trainer.step(*trainer.prepare(X[idx], y[idx]))
+        trainer.step(*trainer.prepare_batch(X[idx], y[idx]))
 
 
 def floor_epoch(X: np.ndarray, y: np.ndarray, W: np.ndarray, batch_size: int, seed: int = 0) -> None:

@@ -61,12 +61,19 @@ def test_system_agrees_with_hand_numpy(system, kind, dtype, rtol, rng):
     for g, r in zip(grads, ref_grads):
         assert g.shape == r.shape and g.dtype == r.dtype
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * 1e-2)
-    # the update, and that gradients do not leak into the next step
+    # the update (data prepared once, then as an epoch hands a batch over), and no gradient leaks into the next step
     for t in (ref, trainer):
         t.step(*t.prepare(X, y))
+        t.step(*t.prepare_batch(X, y))
     second = [float(t.to_numpy(t.loss_and_grads(*t.prepare(X, y))[0])) for t in (ref, trainer)]
     np.testing.assert_allclose(second[1], second[0], rtol=rtol)
     assert second[0] != ref_loss
+
+
+@pytest.mark.parametrize("name", ["torch", "jax", "autograd", "mygrad"])
+def test_an_optional_system_is_compared_whenever_its_library_imports(name):
+    pytest.importorskip(name)  # each system is named after the library it needs
+    assert name in [s.name for s in OTHERS], SKIPPED.get(name)
 
 
 def test_parameters_are_not_shared_with_the_caller(rng):
@@ -120,11 +127,11 @@ def test_quick_solver_run_reaches_sklearns_optimum(capsys):
 
 
 def test_bad_options_are_refused(capsys):
-    for argv in (["--workloads", "9"], ["--systems", "jax"], ["--repeats", "0"]):
+    for argv in (["--workloads", "9"], ["--systems", "tensorflow"], ["--repeats", "0"]):
         with pytest.raises(SystemExit):
             main(argv)
     err = capsys.readouterr().err
-    assert "unknown workload '9'" in err and "jax" in err and "--repeats must be >= 1" in err
+    assert "unknown workload '9'" in err and "tensorflow" in err and "--repeats must be >= 1" in err
 
 
 def test_every_workload_has_a_name():

@@ -29,6 +29,7 @@ MODULES = {
     "tinygrad_lr": "tglr",
     "tinygrad_lr-compiled": "tglr_compiled",
     "torch": "torch_eager",
+    "jax": "jax_jit",
     "autograd": "hips_autograd",
     "mygrad": "mygrad_eager",
 }
@@ -46,6 +47,11 @@ class Trainer(ABC):
     @abstractmethod
     def prepare(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
         """The data in this library's own types (done once for full-batch work, per batch otherwise)."""
+
+    def prepare_batch(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        """One minibatch's data for ``step``, made afresh per batch: ``prepare``, unless this library's
+        users hand batches over another way (JAX: NumPy arrays straight into the jitted step)."""
+        return self.prepare(X, y)
 
     @abstractmethod
     def loss_and_grads(self, X: Any, y: Any) -> tuple[Any, list[Any]]:
