@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_lr as tg
 from tinygrad_lr import Tensor, models, optim, solvers
@@ -310,3 +312,26 @@ def test_optim_imports_first_in_a_fresh_interpreter():
     code = "import tinygrad_lr.optim as o; from tinygrad_lr.optim import *; print(newton_cg.__module__, lbfgs.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.split() == ["tinygrad_lr.solvers", "lbfgs"]
+
+
+_special = st.sampled_from([0.0, 1.0, -2.5, 1e30, -3e38, 1e300, np.inf, -np.inf, np.nan])
+
+
+@given(
+    values=st.lists(_special, min_size=0, max_size=40),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    layout=st.sampled_from(["flat", "matrix", "transposed", "every other", "0-d"]),
+)
+def test_the_finite_check_is_exactly_isfinite_all(values, dtype, layout):
+    """optim._finite (a sum of squares, the exact test when they overflow) decides as np.isfinite(a).all()."""
+    with np.errstate(over="ignore"):
+        a = np.array(values or [0.0]).astype(dtype)
+    a = {
+        "flat": a,
+        "matrix": a[: len(a) // 2 * 2].reshape(-1, 2) if len(a) > 1 else a,
+        "transposed": a[: len(a) // 2 * 2].reshape(-1, 2).T if len(a) > 1 else a,
+        "every other": a[::2],
+        "0-d": a[0].reshape(()),
+    }[layout]
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert optim._finite(a) == bool(np.isfinite(a).all())
