@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import functional as F
-from . import ops
-from .autograd import _summed_axes, unbroadcast_array
+from . import ops, optim
+from .autograd import _summed_axes, bump_version, unbroadcast_array
 
 Run = Callable[[list], None]
 Grads = Callable[[list], tuple]
@@ -201,12 +201,40 @@ def _node_run(grads: Grads, op: OpInfo, node: NodeInfo, broadcast: bool) -> Run:
 
 
 def _step_run(step: StepInfo) -> Run:
+    """The optimizer's own update on the tape's gradients (plain SGD has a leaner sibling below)."""
     opt, without, grads = step
 
     def run(env: list) -> None:
         for p in without:
             p.grad = None
         opt._step_on([(i, p, env[slot]) for i, p, slot in grads])
+
+    return _plain_sgd_run(step, run) if type(opt) is optim.SGD else run
+
+
+def _plain_sgd_run(step: StepInfo, general: Run) -> Run:
+    """SGD without momentum or weight decay: ``p - lr·g`` computed as ``SGD._update`` does, into
+    scratch arrays made once, checked, written and bumped as ``_step_on`` does. Whenever it would
+    refuse (a NaN or inf), or the optimizer is no longer plain, ``general`` runs instead and does
+    (or raises) exactly what eager does: nothing has been written by then."""
+    opt, without, grads = step
+    plan = [(p, slot, np.empty_like(p._data)) for _, p, slot in grads]
+    finite = optim._finite
+
+    def run(env: list) -> None:
+        if without or opt.momentum or opt.weight_decay:
+            return general(env)
+        lr = opt.lr
+        for p, slot, d in plan:
+            np.multiply(env[slot], lr, out=d)
+            np.subtract(p._data, d, out=d)
+        for _, _, d in plan:
+            if not finite(d):
+                return general(env)
+        for p, _, d in plan:
+            np.copyto(p._data, d)
+            bump_version(p)
+        opt.steps += 1
 
     return run
 
