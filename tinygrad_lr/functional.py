@@ -63,7 +63,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) as log(exp(0) + exp(x)), which NumPy evaluates without overflow."""
-    return np.logaddexp(0, x)
+    return np.logaddexp(0.0, x)
 
 
 class Softplus(Function):
