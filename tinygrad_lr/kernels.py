@@ -214,11 +214,20 @@ def _step_run(step: StepInfo) -> Run:
 
 def _plain_sgd_run(step: StepInfo, general: Run) -> Run:
     """SGD without momentum or weight decay: ``p - lr·g`` computed as ``SGD._update`` does, into
-    scratch arrays made once, checked, written and bumped as ``_step_on`` does. Whenever it would
-    refuse (a NaN or inf), or the optimizer is no longer plain, ``general`` runs instead and does
-    (or raises) exactly what eager does: nothing has been written by then."""
+    scratch views of one buffer made once (so one call checks every new value), then written and
+    bumped as ``_step_on`` does. Whenever it would refuse (a NaN or inf), or the optimizer is no
+    longer plain, ``general`` runs instead and does (or raises) exactly what eager does: nothing
+    has been written by then. Parameters of several dtypes keep ``general``."""
     opt, without, grads = step
-    plan = [(p, slot, np.empty_like(p._data)) for _, p, slot in grads]
+    arrays = [p._data for _, p, _ in grads]
+    if len({a.dtype for a in arrays}) != 1:
+        return general
+    buffer = np.empty(sum(a.size for a in arrays), arrays[0].dtype)
+    offsets = np.cumsum([0] + [a.size for a in arrays])
+    plan = [
+        (p, slot, buffer[lo:hi].reshape(a.shape))
+        for (_, p, slot), a, lo, hi in zip(grads, arrays, offsets, offsets[1:])
+    ]
     finite = optim._finite
 
     def run(env: list) -> None:
@@ -228,9 +237,8 @@ def _plain_sgd_run(step: StepInfo, general: Run) -> Run:
         for p, slot, d in plan:
             np.multiply(env[slot], lr, out=d)
             np.subtract(p._data, d, out=d)
-        for _, _, d in plan:
-            if not finite(d):
-                return general(env)
+        if not finite(buffer):
+            return general(env)
         for p, _, d in plan:
             np.copyto(p._data, d)
             bump_version(p)
