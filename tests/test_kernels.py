@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_lr as tg
-from tinygrad_lr import Tensor, kernels, ops, optim
+from tinygrad_lr import Tensor, kernels, models, ops, optim
 from tinygrad_lr import functional as F
 
 # Broadcast shapes of a (n, d) batch that a parameter can take.
@@ -34,6 +34,7 @@ def _parameter_shapes(case: str, n: int, d: int, broadcast: str) -> list[tuple[i
         "bce, targets with a gradient": [(d,), (n,)],
         "cross entropy": [(d, 3), (3,)],
         "add 0-d": [()],
+        "temporaries read twice": [(d, 3), (3,)],
     }[case]
 
 
@@ -57,6 +58,10 @@ def _loss(case: str, params: list[Tensor], X: np.ndarray, y: np.ndarray) -> Tens
         return F.binary_cross_entropy_with_logits(x @ params[0], params[1].sigmoid())
     if case == "cross entropy":
         return F.cross_entropy(x @ params[0] + params[1], y)
+    if case == "temporaries read twice":  # neither h nor t may be overwritten by the adds that read them
+        h = x @ params[0]
+        t = (h + params[1]).tanh()
+        return ((t + h) * t).sum()
     return (params[0] + params[0]).sum() + (x * x).sum()  # add 0-d
 
 
@@ -72,6 +77,7 @@ CASES = {
     "cross entropy": F.CrossEntropy,
     "bce, targets with a gradient": None,
     "add 0-d": None,
+    "temporaries read twice": ops.Tanh,
 }
 UNCOVERED = {"bce, targets with a gradient": F.BinaryCrossEntropyWithLogits, "add 0-d": ops.Add}
 
@@ -200,3 +206,24 @@ def test_plain_sgds_kernel_follows_the_optimizer_when_its_settings_change():
             run(X, y)
         results.append([p.numpy().copy() for p in params] + [opt.steps])
     assert all(np.array_equal(a, b) for a, b in zip(results[0], results[1]))
+
+
+def test_adds_and_tanh_write_over_temporaries_nothing_else_reads():
+    """The MLP's hidden layer: x @ W0 + b0 is added into the product, tanh into that sum."""
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((6, 4)), rng.integers(0, 3, 6)) for _ in range(3)]
+    model = models.MLP([4, 5, 3])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @tg.compile(strict=True)
+    def step(X, y):
+        opt.zero_grad()
+        loss = model.loss(X, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for X, y in data:
+        step(X, y)
+    names = [run.__qualname__.split(".")[0] for run, _ in next(iter(step.tapes.values())).steps]
+    assert names.count("_elementwise_in_place") == 2 and names.count("_tanh_in_place") == 1

@@ -83,7 +83,8 @@ class Tape:
 
     def lower(self) -> None:
         """Replay with kernels from now on: the hot ops' NumPy work without ctx objects or checks."""
-        runs, uses, self.kernel_ops = kernels.lower(self.entries, self.infos, self.uses)
+        kept = {r.slot for r in _slots_in(self.result)}
+        runs, uses, self.kernel_ops = kernels.lower(self.entries, self.infos, self.uses, kept)
         self.steps = list(zip(runs, self._frees(uses)))
 
     def _frees(self, uses: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -63,12 +63,16 @@ class Kernel(NamedTuple):
     """``forward(op)`` and ``backward(op, node)`` build closures (None: a case they don't cover).
 
     ``backward``'s closure returns one gradient per input as the op's rule does: in the
-    inputs' shapes (``broadcast=False``) or in the output's (``True``), summed after.
+    inputs' shapes (``broadcast=False``) or in the output's (``True``), summed after; it
+    reads the op's ``"inputs"``, its ``"output"`` or neither (``"saved"``: the ctx slot only).
+    ``in_place(op)``, if given, builds a forward that writes over the first input.
     """
 
     forward: Callable[[OpInfo], Run | None]
     backward: Callable[[OpInfo, NodeInfo], Grads | None]
     broadcast: bool
+    reads: str
+    in_place: Callable[[OpInfo], Run] | None = None
 
 
 # ---- the kernels ------------------------------------------------------------------------------
@@ -82,6 +86,18 @@ def _elementwise(ufunc: np.ufunc) -> Callable[[OpInfo], Run | None]:
 
         def run(env: list) -> None:
             env[o] = ufunc(env[a], env[b])
+
+        return run
+
+    return forward
+
+
+def _elementwise_in_place(ufunc: np.ufunc) -> Callable[[OpInfo], Run]:
+    def forward(op: OpInfo) -> Run:
+        (a, b), o = op.ins, op.out
+
+        def run(env: list) -> None:
+            env[o] = ufunc(env[a], env[b], out=env[a])
 
         return run
 
@@ -122,6 +138,15 @@ def _tanh_forward(op: OpInfo) -> Run | None:
 
     def run(env: list) -> None:
         env[o] = np.tanh(env[a])
+
+    return run
+
+
+def _tanh_in_place(op: OpInfo) -> Run:
+    (a,), o = op.ins, op.out
+
+    def run(env: list) -> None:
+        env[o] = np.tanh(env[a], out=env[a])
 
     return run
 
@@ -170,12 +195,12 @@ def _ce_backward(op: OpInfo, node: NodeInfo) -> Grads:
 
 
 KERNELS: dict[type, Kernel] = {
-    ops.Add: Kernel(_elementwise(np.add), _add_backward, broadcast=True),
-    ops.Mul: Kernel(_elementwise(np.multiply), _mul_backward, broadcast=True),
-    ops.MatMul: Kernel(_matmul_forward, _matmul_backward, broadcast=False),
-    ops.Tanh: Kernel(_tanh_forward, _tanh_backward, broadcast=False),
-    F.BinaryCrossEntropyWithLogits: Kernel(_bce_forward, _bce_backward, broadcast=False),
-    F.CrossEntropy: Kernel(_ce_forward, _ce_backward, broadcast=False),
+    ops.Add: Kernel(_elementwise(np.add), _add_backward, True, "saved", _elementwise_in_place(np.add)),
+    ops.Mul: Kernel(_elementwise(np.multiply), _mul_backward, True, "inputs", _elementwise_in_place(np.multiply)),
+    ops.MatMul: Kernel(_matmul_forward, _matmul_backward, False, "inputs"),
+    ops.Tanh: Kernel(_tanh_forward, _tanh_backward, False, "output", _tanh_in_place),
+    F.BinaryCrossEntropyWithLogits: Kernel(_bce_forward, _bce_backward, False, "inputs"),
+    F.CrossEntropy: Kernel(_ce_forward, _ce_backward, False, "saved"),
 }
 
 
@@ -270,9 +295,33 @@ def _kernels_by_ctx(infos: list) -> dict[int, tuple[Run, Run | None, OpInfo]]:
     return chosen
 
 
-def lower(entries: list[Run], infos: list, uses: list[tuple[int, ...]]) -> tuple[list[Run], list[tuple], list[type]]:
+def _reads(op: OpInfo) -> tuple[int, ...]:
+    """The slots a kernel's backward reads besides its ctx slot and incoming gradient."""
+    reads = KERNELS[op.cls].reads
+    return (*op.ins, *op.option_slots.values()) if reads == "inputs" else (op.out,) if reads == "output" else ()
+
+
+def _write_in_place(runs: list[Run], used: list[tuple], infos: list, lowered: set[int], kept: set[int]) -> None:
+    """Elementwise kernels write over their first input when it is an array a kernel made that
+    nothing reads afterwards (the same ufunc with ``out=``: the same numbers, one allocation fewer)."""
+    last = {slot: i for i, slots in enumerate(used) for slot in slots}
+    readers = Counter(slot for info in infos if type(info) is OpInfo for slot in info.ins)
+    fresh: set[int] = set()  # outputs of kernel forwards: arrays the tape made and nothing else holds
+    for i, op in enumerate(infos):
+        if type(op) is not OpInfo or op.ctx not in lowered:
+            continue
+        a, in_place = op.ins[0], KERNELS[op.cls].in_place
+        dead = a in fresh and readers[a] == 1 and last[a] == i and a not in kept
+        if in_place and dead and op.metas[0][0] == np.broadcast_shapes(*(shape for shape, _ in op.metas)):
+            runs[i] = in_place(op)  # (the first input has the output's shape)
+        fresh.add(op.out)
+
+
+def lower(
+    entries: list[Run], infos: list, uses: list[tuple[int, ...]], kept: set[int]
+) -> tuple[list[Run], list[tuple], list[type]]:
     """The tape's runs with kernels in place of plain entries, the slots each run reads or writes,
-    and the ops that run as kernels (in tape order)."""
+    and the ops that run as kernels (in tape order). ``kept``: the slots the step returns."""
     chosen = _kernels_by_ctx(infos)
     runs, used = [], []
     for entry, info, slots in zip(entries, infos, uses):
@@ -280,10 +329,10 @@ def lower(entries: list[Run], infos: list, uses: list[tuple[int, ...]]) -> tuple
         if kind is OpInfo and lowered is not None:
             entry = lowered[0]
         elif kind is NodeInfo and lowered is not None:
-            op = lowered[2]
-            entry, slots = lowered[1], (*slots, *op.ins, *op.option_slots.values(), op.out)  # read at backward
+            entry, slots = lowered[1], (*slots, *_reads(lowered[2]))
         elif kind is StepInfo:
             entry = _step_run(info)
         runs.append(entry)
         used.append(slots)
+    _write_in_place(runs, used, infos, set(chosen), kept)
     return runs, used, [op.cls for _, _, op in chosen.values()]
