@@ -9,6 +9,7 @@ import pytest
 from helpers import MNIST_DIR
 
 from tinygrad_lr import data, models, optim
+from tinygrad_lr.compiler import CompileWarning
 from tinygrad_lr.train import History, fit
 
 
@@ -397,3 +398,50 @@ def test_fit_takes_the_penalty_from_the_model(monkeypatch):
     data_loss = model.loss(X_OK, Y_OK).item()
     assert np.all(model.w.data < w_before - 0.4)  # the gradient of 50·sum(w) is 50 per weight
     np.testing.assert_allclose(h.val_loss[0], data_loss + 50.0 * model.w.data.sum(), rtol=1e-12)
+
+
+class _CountingSoftmax(models.SoftmaxRegression):
+    """Counts how often its forward's Python runs (a compiled step's replays don't run it)."""
+
+    calls = 0
+
+    def forward(self, X):
+        type(self).calls += 1
+        return super().forward(X)
+
+
+class _ReadingSoftmax(models.SoftmaxRegression):
+    """Reads a value inside forward: a tape cannot represent it."""
+
+    def forward(self, X):
+        logits = super().forward(X)
+        logits.max().item()
+        return logits
+
+
+def test_fit_replays_its_steps_by_default_and_compile_false_does_not():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 3)), rng.integers(0, 2, 64)
+    counts, histories = {}, {}
+    for compile_ in (None, False):
+        _CountingSoftmax.calls = 0
+        model = _CountingSoftmax(3, 2)
+        histories[compile_] = fit(model, X, y, epochs=3, batch_size=16, compile=compile_, progress=False)
+        counts[compile_] = _CountingSoftmax.calls
+    assert counts == {None: 2, False: 12}  # 12 batches; the default records the first two and replays the rest
+    assert histories[None].loss == histories[False].loss
+
+
+def test_fit_falls_back_quietly_by_default_and_warns_when_compile_is_asked_for():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 3)), rng.integers(0, 2, 32)
+    results = {}
+    for compile_ in (None, True, False):
+        model = _ReadingSoftmax(3, 2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            history = fit(model, X, y, epochs=2, batch_size=8, compile=compile_, progress=False)
+        results[compile_] = (history.loss, [w for w in caught if issubclass(w.category, CompileWarning)])
+    assert results[None][0] == results[True][0] == results[False][0]
+    assert not results[None][1] and not results[False][1]
+    assert len(results[True][1]) == 1 and "item() reads a tensor's value" in str(results[True][1][0].message)

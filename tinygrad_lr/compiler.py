@@ -554,10 +554,11 @@ def _signature(args: tuple) -> tuple | None:
 class Compiled:
     """A step with its tapes: call it like the step itself (``tg.compile`` makes these)."""
 
-    def __init__(self, step: Callable, strict: bool = False, kernels: bool = True) -> None:
+    def __init__(self, step: Callable, strict: bool = False, kernels: bool = True, quiet: bool = False) -> None:
+        """``quiet=True`` falls back to eager without the warning (``fit`` compiling by default)."""
         if not callable(step):
             raise TypeError(f"compile: expected a function, got {type(step).__name__}")
-        self.step, self.strict, self.kernels = step, bool(strict), bool(kernels)
+        self.step, self.strict, self.kernels, self.quiet = step, bool(strict), bool(kernels), bool(quiet)
         self.tapes: OrderedDict[tuple, Tape | str] = OrderedDict()
         self.pending: dict[tuple, Tape] = {}
         functools.update_wrapper(self, step)
@@ -633,7 +634,8 @@ class Compiled:
         message = f"compile: {name} runs eagerly: {reason}"
         if self.strict:
             raise UntraceableError(message)
-        warnings.warn(message, CompileWarning, stacklevel=4)
+        if not self.quiet:
+            warnings.warn(message, CompileWarning, stacklevel=4)
 
 
 def _call_with_names(step: Callable, n_positional: int, names: tuple, *args: Any) -> Any:

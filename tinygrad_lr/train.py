@@ -130,7 +130,7 @@ def fit(
     tol: float | None = None,
     patience: int = 5,
     callbacks: Sequence[Callback] = (),
-    compile: bool = False,  # noqa: A002 (tg.compile's name)
+    compile: bool | None = None,  # noqa: A002 (tg.compile's name)
 ) -> History:
     """Train ``model`` on ``(X, y)`` with minibatches; returns the :class:`History`.
 
@@ -143,8 +143,9 @@ def fit(
     - ``tol``: stop once the monitored loss (``val_loss`` with a validation set, else ``loss``)
       has not improved by more than ``tol`` for ``patience`` epochs in a row.
     - ``callbacks`` are called after every epoch as ``callback(epoch, history, model)``.
-    - ``compile=True`` replays each batch's forward and backward from a tape (``tg.compile``):
-      the same numbers, less Python per step.
+    - ``compile`` replays each batch's forward and backward from a tape (``tg.compile``): the
+      same numbers, less Python per step. By default (``None``) a model the tape cannot represent
+      trains eagerly without a word; ``True`` warns when that happens, ``False`` never records.
 
     ``X`` is read block by block (``tinygrad_lr.streaming``: a ``np.memmap`` or a ``dask.array``
     bigger than memory works): rows are shuffled within blocks of 64 MiB, visited in a random
@@ -168,7 +169,8 @@ def fit(
         loss.backward()
         return loss, logits
 
-    train_step = compiler.compile(forward_backward) if compile else forward_backward
+    eager = compile is not None and not compile
+    train_step = forward_backward if eager else compiler.Compiled(forward_backward, quiet=compile is None)
     history = History(l2=l2)
     best, stale = math.inf, 0
     with tqdm(total=epochs, desc="fit", unit="epoch", disable=not show) as bar:
