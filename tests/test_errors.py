@@ -437,6 +437,7 @@ CASES = [
     Case("fit-diverges", FloatingPointError, diverging_fit),
     Case("fit-epochs-type", TypeError, lambda env: fit20(epochs=2.5)),
     Case("fit-callbacks", TypeError, lambda env: fit20(callbacks=[3])),
+    Case("fit-compile", TypeError, lambda env: fit20(compile="no")),
     Case("fit-first-batch-overflow", FloatingPointError, first_batch_overflow),
     # optimizers
     Case("lr-zero", ValueError, lambda env: optim.SGD(t23(), lr=0)),

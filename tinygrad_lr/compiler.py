@@ -68,6 +68,7 @@ class Tape:
         self.infos: list[Any] = []  # per entry, what kernels.lower needs to know (None: nothing to lower)
         self.steps: list[tuple[Callable[[list], None], tuple[int, ...]]] = []  # entries, slots to free after
         self.kernel_ops: list[type] = []  # the ops that replay as kernels (once lowered)
+        self.kept: set[int] = set()  # the slots of the tensors the step returns (never freed)
 
     def seal(self) -> None:
         """Precompute what replays need: the constant slots filled in, guards on outside tensors."""
@@ -79,21 +80,20 @@ class Tape:
                 self.guards.append((ref, slot, ref._data.shape, ref._data.dtype, ref.requires_grad))
             else:
                 self.arg_slots.append((slot, ref[0], ref[1]))
+        self.kept = {r.slot for r in _slots_in(self.result)}
         self.steps = list(zip(self.entries, self._frees(self.uses)))
 
     def lower(self) -> None:
         """Replay with kernels from now on: the hot ops' NumPy work without ctx objects or checks."""
-        kept = {r.slot for r in _slots_in(self.result)}
-        runs, uses, self.kernel_ops = kernels.lower(self.entries, self.infos, self.uses, kept)
+        runs, uses, self.kernel_ops = kernels.lower(self.entries, self.infos, self.uses, self.kept)
         self.steps = list(zip(runs, self._frees(uses)))
 
     def _frees(self, uses: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
         """Per entry, the slots to drop after it: those no later entry reads and the step does not return."""
         last = {slot: i for i, used in enumerate(uses) for slot in used}  # the later entry wins
-        kept = {r.slot for r in _slots_in(self.result)}
         frees: list[list[int]] = [[] for _ in uses]
         for slot, i in last.items():
-            if slot not in kept:
+            if slot not in self.kept:
                 frees[i].append(slot)
         return [tuple(free) for free in frees]
 
@@ -282,23 +282,15 @@ def _node_entry(
 
 def _grad_entry(leaf: Any, how: str, g_slot: int, old_slot: int | None, out: int):
     """A leaf's ``.grad`` as ``_finish`` sets it: the gradient itself, a copy, or a sum with the earlier one."""
-    make = Tensor._make
 
     def run(env: list) -> None:
         t = env[0][leaf] if type(leaf) is int else leaf
         g = env[g_slot]
         a = g if how == "assign" else g.copy() if how == "copy" else env[old_slot] + g
-        t.grad = make(a, None)
+        t.grad = Tensor._make(a, None)
         env[out] = a
 
-    if how != "assign" or type(leaf) is int:
-        return run
-
-    def assign(env: list) -> None:  # the common case: a parameter takes its gradient's buffer
-        a = env[out] = env[g_slot]
-        leaf.grad = make(a, None)
-
-    return assign
+    return run
 
 
 def _optimizer_entry(opt: Any, without_grad: list):

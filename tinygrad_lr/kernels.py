@@ -234,7 +234,7 @@ def _step_run(step: StepInfo) -> Run:
             p.grad = None
         opt._step_on([(i, p, env[slot]) for i, p, slot in grads])
 
-    return _plain_sgd_run(step, run) if type(opt) is optim.SGD else run
+    return _plain_sgd_run(step, run) if type(opt) is optim.SGD and not without else run
 
 
 def _plain_sgd_run(step: StepInfo, general: Run) -> Run:
@@ -243,7 +243,7 @@ def _plain_sgd_run(step: StepInfo, general: Run) -> Run:
     bumped as ``_step_on`` does. Whenever it would refuse (a NaN or inf), or the optimizer is no
     longer plain, ``general`` runs instead and does (or raises) exactly what eager does: nothing
     has been written by then. Parameters of several dtypes keep ``general``."""
-    opt, without, grads = step
+    opt, _, grads = step
     arrays = [p._data for _, p, _ in grads]
     if len({a.dtype for a in arrays}) != 1:
         return general
@@ -256,7 +256,7 @@ def _plain_sgd_run(step: StepInfo, general: Run) -> Run:
     finite = optim._finite
 
     def run(env: list) -> None:
-        if without or opt.momentum or opt.weight_decay:
+        if opt.momentum or opt.weight_decay:
             return general(env)
         lr = opt.lr
         for p, slot, d in plan:

@@ -21,7 +21,7 @@ from .autograd import no_grad
 from .functional import check_labels
 from .models import Model
 from .optim import Adam, Optimizer
-from .validation import check_int, check_number
+from .validation import check_bool, check_int, check_number
 
 Callback = Callable[[int, "History", Model], Any]
 
@@ -158,6 +158,7 @@ def fit(
     l2 = check_number(l2, "fit: l2", 0.0)
     tol = None if tol is None else check_number(tol, "fit: tol", 0.0)
     callbacks = _check_callbacks(callbacks)
+    eager = compile is not None and not check_bool(compile, "fit: compile (or None)")
     _warn_on_cast(model, X)
     rng = np.random.default_rng(seed)
     show = sys.stderr.isatty() if progress is None else bool(progress)
@@ -169,7 +170,6 @@ def fit(
         loss.backward()
         return loss, logits
 
-    eager = compile is not None and not compile
     train_step = forward_backward if eager else compiler.Compiled(forward_backward, quiet=compile is None)
     history = History(l2=l2)
     best, stale = math.inf, 0
