@@ -381,3 +381,139 @@ def test_a_bad_rule_fails_while_recording_with_the_engines_message():
 
     with pytest.raises(ValueError, match=r"badshape: backward returned a gradient of shape \(2,\) for input 0"):
         step()
+
+
+# ---- names the step reads: rebinding one records again (tinygrad_lr/guards.py) --------------------
+
+
+def run_both(step, values, assign):
+    """The step's results, eager then compiled, as ``assign(v)`` rebinds what it reads before each call."""
+    compiled, x = tg.compile(step, strict=True), np.arange(3.0)
+    results = []
+    for run in (step, compiled):
+        out = []
+        for v in values:
+            assign(v)
+            out.append(run(x).item())
+        results.append(out)
+    return results, compiled
+
+
+SCHEDULE = [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 0.5, 0.5, 0.5]
+
+
+def test_a_rebound_closure_number_is_seen_by_the_replays():
+    w, scale = Tensor(np.ones(3), requires_grad=True), 1.0
+
+    def step(x):
+        return (Tensor(x) * w).sum() * scale
+
+    def assign(v):
+        nonlocal scale
+        scale = v
+
+    (eager, compiled), run = run_both(step, SCHEDULE, assign)
+    assert compiled == eager == [3.0 * v for v in SCHEDULE]
+    assert [type(t) for t in run.tapes.values()] == [Tape]  # the last value replays
+
+
+WEIGHTS = [Tensor(np.ones(3), requires_grad=True), Tensor(np.full(3, 5.0), requires_grad=True)]
+CURRENT = WEIGHTS[0]
+
+
+def test_a_rebound_global_tensor_is_seen_by_the_replays():
+    def step(x):
+        return (Tensor(x) * CURRENT).sum()
+
+    def assign(i):
+        global CURRENT
+        CURRENT = WEIGHTS[i]
+
+    (eager, compiled), _ = run_both(step, [0, 0, 0, 1, 1, 1, 0, 0, 0], assign)
+    assert compiled == eager == [3.0, 3.0, 3.0, 15.0, 15.0, 15.0, 3.0, 3.0, 3.0]
+
+
+class Scaled:
+    """A step as a bound method reading ``self.config.scale`` and ``self.state['shift']``."""
+
+    def __init__(self):
+        self.w = Tensor(np.ones(3), requires_grad=True)
+        self.config = type("Config", (), {})()
+        self.config.scale = 1.0
+        self.state = {"shift": 0.0}
+
+    def step(self, x):
+        return (Tensor(x) * self.w).sum() * self.config.scale + self.state["shift"]
+
+
+@pytest.mark.parametrize("where", ["attribute", "dict item", "tensor attribute"])
+def test_rebound_attributes_and_dict_items_are_seen_by_the_replays(where):
+    s = Scaled()
+    tensors = {v: Tensor(np.full(3, v), requires_grad=True) for v in set(SCHEDULE)}
+
+    def assign(v):
+        if where == "attribute":
+            s.config.scale = v
+        elif where == "dict item":
+            s.state["shift"] = v
+        else:
+            s.w = tensors[v]
+
+    (eager, compiled), _ = run_both(s.step, SCHEDULE, assign)
+    assert compiled == eager
+    assert len(set(eager)) == 3  # the rebinding did change the results
+
+
+def test_a_step_that_rebinds_what_it_reads_on_every_call_runs_eagerly():
+    class Counting:
+        def __init__(self):
+            self.calls, self.w = 0, Tensor(np.ones(3), requires_grad=True)
+
+        def step(self, x):
+            self.calls += 1
+            return (Tensor(x) * self.w).sum() * self.calls
+
+    reference = Counting()
+    eager = [reference.step(np.arange(3.0)).item() for _ in range(6)]
+    counting = Counting()
+    compiled = tg.compile(counting.step)
+    with pytest.warns(CompileWarning, match=re.escape("self.calls holds a new value on every call")):
+        assert [compiled(np.arange(3.0)).item() for _ in range(6)] == eager
+    assert counting.calls == 6  # every call ran the step's Python
+
+
+def test_a_value_set_up_on_the_first_call_still_compiles():
+    class Lazy:
+        def __init__(self):
+            self.w, self.opt = Tensor(np.ones(3), requires_grad=True), None
+
+        def step(self, x):
+            if self.opt is None:
+                self.opt = optim.SGD([self.w], lr=0.1)
+            self.opt.zero_grad()
+            loss = (Tensor(x) * self.w).sum()
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    lazy, eager = Lazy(), Lazy()
+    compiled = tg.compile(lazy.step, strict=True)
+    for i in range(6):
+        x = np.full(3, float(i))
+        assert compiled(x).item() == eager.step(x).item()
+    assert np.array_equal(lazy.w.numpy(), eager.w.numpy())
+    assert [type(t) for t in compiled.tapes.values()] == [Tape]
+
+
+def test_unchanged_names_cost_no_recording():
+    calls, scale = [], 2.0
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    @tg.compile(strict=True)
+    def step(x):
+        calls.append(scale)
+        return (Tensor(x) * w).sum() * scale
+
+    for _ in range(10):
+        step(np.ones(3))
+    assert len(calls) == 2

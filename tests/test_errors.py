@@ -553,6 +553,7 @@ CASES = [
     Case("compile-not-callable", TypeError, lambda env: tg.compile(3)),
     Case("compile-strict-item", UntraceableError, lambda env: strict_steps(lambda x, w: (Tensor(x) * w).sum().item())),
     Case("compile-strict-numpy", UntraceableError, lambda env: strict_steps(lambda x, w: (Tensor(x * 2) * w).sum())),
+    Case("compile-strict-rebound", UntraceableError, lambda env: counting_steps()),
 ]  # fmt: skip
 
 
@@ -562,6 +563,20 @@ def strict_steps(body: Callable[[np.ndarray, Tensor], Any]) -> None:
     step = tg.compile(lambda x: body(x, w), strict=True)
     step(np.ones(3))
     step(np.arange(3.0))
+
+
+def counting_steps() -> None:
+    """A strict compiled step that multiplies by how often it ran: a closure number new on every call."""
+    w, calls = Tensor(np.ones(3), requires_grad=True), 0
+
+    def step(x):
+        nonlocal calls
+        calls += 1
+        return (Tensor(x) * w).sum() * calls
+
+    compiled = tg.compile(step, strict=True)
+    for _ in range(10):
+        compiled(np.ones(3))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, kernels
+from . import autograd, guards, kernels
 from .autograd import _as_gradient, _as_tuple, _checked_backward, _zero_d_output, unbroadcast_array
 from .grad_mode import current as _mode
 from .tensor import Tensor
@@ -32,6 +32,7 @@ from .tensor import Tensor
 __all__ = ["CompileWarning", "Compiled", "UntraceableError", "compile"]
 
 CACHE_SIZE = 8  # tapes kept per compiled step (least recently used dropped first)
+RENEWALS = 2  # recordings in a row a watched name may change between before the step runs eagerly
 _SCALARS = (int, float, bool, str, type(None))
 
 
@@ -69,6 +70,8 @@ class Tape:
         self.steps: list[tuple[Callable[[list], None], tuple[int, ...]]] = []  # entries, slots to free after
         self.kernel_ops: list[type] = []  # the ops that replay as kernels (once lowered)
         self.kept: set[int] = set()  # the slots of the tensors the step returns (never freed)
+        self.watched: list[guards.Guard] = []  # the names the step's code reads, as they were
+        self.renewals = 0  # recordings replaced because a watched name changed between two of them
 
     def seal(self) -> None:
         """Precompute what replays need: the constant slots filled in, guards on outside tensors."""
@@ -98,7 +101,10 @@ class Tape:
         return [tuple(free) for free in frees]
 
     def replay(self, args: list) -> Any:
-        """Run the entries on ``args``; ``_STALE`` when an outside tensor changed shape, dtype or requires_grad."""
+        """Run the entries on ``args``; ``_STALE`` when a name the step reads holds another value, or an
+        outside tensor changed shape, dtype or requires_grad."""
+        if guards.changed(self.watched) is not None:  # the program rebound a name the step reads
+            return _STALE
         env = self.template.copy()
         env[0] = args
         for t, slot, shape, dtype, needs in self.guards:
@@ -586,6 +592,7 @@ class Compiled:
         if not _recording.acquire(blocking=False):  # another thread is recording: this call runs eagerly
             return step(*args)
         recorder = _Recorder(list(args))
+        recorder.tape.watched = guards.watch(self.step)  # what the step's names hold as it starts
         autograd._recorder = recorder
         try:
             result = step(*args)
@@ -595,6 +602,13 @@ class Compiled:
             _recording.release()
         reason = recorder.reason
         first = self.pending.pop(sig, None)
+        renamed = first is not None and guards.differ(first.watched, recorder.tape.watched)
+        if reason is None and renamed and first.renewals < RENEWALS:  # set up on a first call: record again
+            recorder.tape.renewals = first.renewals + 1
+            self.pending[sig] = recorder.tape
+            return result
+        if reason is None and renamed:
+            reason = f"{renamed} holds a new value on every call (pass what changes as an argument)"
         if reason is None and first is not None:
             reason = first.differs(recorder.tape)
         if reason is not None:
