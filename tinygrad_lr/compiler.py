@@ -70,7 +70,7 @@ class Tape:
         self.steps: list[tuple[Callable[[list], None], tuple[int, ...]]] = []  # entries, slots to free after
         self.kernel_ops: list[type] = []  # the ops that replay as kernels (once lowered)
         self.kept: set[int] = set()  # the slots of the tensors the step returns (never freed)
-        self.watched: list[guards.Guard] = []  # the names the step's code reads, as they were
+        self.name_guards: list[guards.Guard] = []  # the names the step's code reads, as they were
         self.renewals = 0  # recordings replaced because a watched name changed between two of them
 
     def seal(self) -> None:
@@ -103,7 +103,7 @@ class Tape:
     def replay(self, args: list) -> Any:
         """Run the entries on ``args``; ``_STALE`` when a name the step reads holds another value, or an
         outside tensor changed shape, dtype or requires_grad."""
-        if guards.changed(self.watched) is not None:  # the program rebound a name the step reads
+        if guards.changed(self.name_guards) is not None:  # the program rebound a name the step reads
             return _STALE
         env = self.template.copy()
         env[0] = args
@@ -342,10 +342,13 @@ class _Recorder:
         self.updated: set[int] = set()  # ids of tensors an optimizer step updated
         self.pending_bumps: set[int] = set()
         self.before: dict = {}
+        self.arg_copies: list[tuple[int, np.ndarray, np.ndarray]] = []  # to see NumPy writes into them
         for i, a in enumerate(args):
             if isinstance(a, Tensor | np.ndarray):
-                slot = self._new_slot(a._data if isinstance(a, Tensor) else a)
+                array = a._data if isinstance(a, Tensor) else a
+                slot = self._new_slot(array)
                 self.tape.sources.append((slot, "arg", (i, isinstance(a, Tensor))))
+                self.arg_copies.append((i, array, array.copy()))
 
     def untraceable(self, reason: str) -> None:
         if self.reason is None and self.depth == 0 and threading.get_ident() == self.thread:
@@ -508,6 +511,9 @@ class _Recorder:
 
     def close(self, result: Any) -> None:
         """The step has returned: check outside tensors were left alone, describe the result."""
+        for i, array, copy in self.arg_copies:
+            if not _same_array(array, copy):
+                self.untraceable(f"argument {i} is changed in place inside the step (x *= 2: write x = x * 2)")
         for t, array, copy in self.watched:
             if t._data is not array:
                 self.untraceable("a tensor's .data was replaced inside the step (p.data -= ...: use an optimizer)")
@@ -592,7 +598,7 @@ class Compiled:
         if not _recording.acquire(blocking=False):  # another thread is recording: this call runs eagerly
             return step(*args)
         recorder = _Recorder(list(args))
-        recorder.tape.watched = guards.watch(self.step)  # what the step's names hold as it starts
+        recorder.tape.name_guards = guards.watch(self.step)  # what the step's names hold as it starts
         autograd._recorder = recorder
         try:
             result = step(*args)
@@ -602,7 +608,7 @@ class Compiled:
             _recording.release()
         reason = recorder.reason
         first = self.pending.pop(sig, None)
-        renamed = first is not None and guards.differ(first.watched, recorder.tape.watched)
+        renamed = first is not None and guards.differ(first.name_guards, recorder.tape.name_guards)
         if reason is None and renamed and first.renewals < RENEWALS:  # set up on a first call: record again
             recorder.tape.renewals = first.renewals + 1
             self.pending[sig] = recorder.tape
