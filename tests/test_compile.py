@@ -528,3 +528,59 @@ def test_unchanged_names_cost_no_recording():
     for _ in range(10):
         step(np.ones(3))
     assert len(calls) == 2
+
+
+class Holder:
+    """A user's own container: the weight in a slot of an object in a list in a dict."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, w):
+        self.parts = {"layers": [Scaled()]}
+        self.parts["layers"][0].w = w
+
+    def loss(self, x):
+        return (Tensor(x) * self.parts["layers"][0].w).sum()
+
+
+class Trainer:
+    """The step as a method: ``self.params`` also holds the model's tensors, by the old names."""
+
+    def __init__(self, model, y):
+        self.model, self.y = model, y
+        self.params = model.parameters()
+
+    def step(self, x):
+        return self.model.loss(x, self.y)
+
+
+@pytest.mark.parametrize("where", ["model attribute", "own container", "trainer"])
+def test_a_parameter_replaced_where_the_step_finds_it_is_seen_by_the_replays(where):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+    model, holder = models.MLP([4, 5, 3], seed=0), Holder(Tensor(np.ones(4), requires_grad=True))
+    trainer = Trainer(model, y)
+
+    def step(x):  # reaches the tensor inside model.loss / holder.loss, not by a name in its own code
+        return model.loss(x, y) if where == "model attribute" else holder.loss(x)
+
+    shape = (4,) if where == "own container" else (5, 3)
+    weights = {v: Tensor(v * np.arange(np.prod(shape)).reshape(shape), requires_grad=True) for v in SCHEDULE}
+
+    def assign(v):  # a new tensor when the schedule moves on
+        if where == "own container":
+            holder.parts["layers"][0].w = weights[v]
+        else:
+            model.W1 = weights[v]
+
+    step = trainer.step if where == "trainer" else step
+
+    compiled, results = tg.compile(step, strict=True), []
+    for run in (step, compiled):
+        out = []
+        for v in SCHEDULE:
+            assign(v)
+            out.append(run(X).item())
+        results.append(out)
+    assert results[0] == results[1]
+    assert len(set(results[0])) == 3

@@ -607,6 +607,9 @@ class Compiled:
             autograd._recorder = None
             _recording.release()
         reason = recorder.reason
+        tape = recorder.tape
+        outside = [ref for _, kind, ref in tape.sources if kind == "tensor"]
+        tape.name_guards += guards.reaching(self.step, outside, tape.name_guards)
         first = self.pending.pop(sig, None)
         renamed = first is not None and guards.differ(first.name_guards, recorder.tape.name_guards)
         if reason is None and renamed and first.renewals < RENEWALS:  # set up on a first call: record again

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dis
 import functools
 import inspect
+import operator
 import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -28,6 +29,9 @@ import numpy as np
 from .tensor import Tensor
 
 DEPTH = 3  # attributes and items followed below a closure variable, a global or ``self``
+REACH = 4  # how deep ``reaching`` looks for the tensors a tape reads (model.layers[1].W: 3)
+MAX_ITEMS = 1000  # longer lists and dicts are data, not where parameters live
+MAX_VISITS = 5000
 _VALUES = (int, float, complex, bool, str, bytes, type(None), np.generic)  # compared by value
 _CODE = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 _MISSING = object()
@@ -52,7 +56,8 @@ def _same(now: Any, then: Any) -> bool:
 def changed(guards: list[Guard]) -> str | None:
     """The label of the first guard whose name now holds something else (None: all hold)."""
     for label, read, value in guards:
-        if not _same(read(), value):
+        now = read()
+        if now is not value and not _same(now, value):
             return label
     return None
 
@@ -130,6 +135,45 @@ def _item_reader(mapping: dict, key: str) -> Callable[[], Any]:
     return lambda: mapping.get(key, _MISSING)
 
 
+@functools.cache
+def _slots(cls: type) -> tuple[str, ...]:
+    """The slot names of ``cls`` and its bases (``Dense`` keeps its W and b in slots)."""
+    names = []
+    for c in cls.__mro__:
+        declared = vars(c).get("__slots__", ())
+        names += [declared] if isinstance(declared, str) else list(declared)
+    return tuple(sorted(set(names) - {"__dict__", "__weakref__"}))
+
+
+def _inside(obj: Any) -> list[tuple[str, Callable[[Any], Any], Any]]:
+    """What a plain object holds: ``(label suffix, getter, value)`` per attribute, slot or item."""
+    if isinstance(obj, _VALUES + _CODE + (Tensor, np.ndarray)):
+        return []
+    if isinstance(obj, list | tuple) and len(obj) <= MAX_ITEMS:
+        return [(f"[{i}]", operator.itemgetter(i), v) for i, v in enumerate(obj)]
+    if isinstance(obj, dict) and len(obj) <= MAX_ITEMS:
+        return [(f"[{k!r}]", operator.itemgetter(k), v) for k, v in obj.items() if type(k) in (str, int)]
+    mapping = getattr(obj, "__dict__", None)
+    names = [k for k in mapping if type(k) is str] if type(mapping) is dict else []
+    names += [n for n in _slots(type(obj)) if hasattr(obj, n)]
+    return [(f".{n}", operator.attrgetter(n), getattr(obj, n)) for n in names]
+
+
+def _chain_reader(root: Any, getters: tuple[Callable[[Any], Any], ...]) -> Callable[[], Any]:
+    """Follow the getters from ``root`` afresh (a replaced list, layer or tensor anywhere on the way is seen)."""
+
+    def read() -> Any:
+        value = root
+        try:
+            for get in getters:
+                value = get(value)
+        except (AttributeError, LookupError, TypeError):
+            return _MISSING
+        return value
+
+    return read
+
+
 def _root(fn: Any, bound: Any, kind: str, name: str) -> tuple[Guard | None, Any]:
     """A path's first name: the guard on it (None for ``self``, which is bound) and its value."""
     code = fn.__code__
@@ -169,3 +213,41 @@ def watch(step: Callable) -> list[Guard]:
             value = mapping[key]
             guards.setdefault(label, Guard(label, _item_reader(mapping, key), value))
     return list(guards.values())
+
+
+def _ways(label: str, root: Any, wanted: dict[int, Tensor]) -> dict[str, Guard]:
+    """From ``root``, the first way (breadth first, ``REACH`` steps at most) to each wanted tensor."""
+    guards: dict[str, Guard] = {}
+    todo, seen, left = [(label, root, ())], {id(root)}, set(wanted)
+    for visits, (where, obj, getters) in enumerate(todo):
+        if visits == MAX_VISITS or not left:
+            break
+        if len(getters) == REACH:
+            continue
+        for suffix, get, value in _inside(obj):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if id(value) in left:
+                left.discard(id(value))
+                guards[where + suffix] = Guard(where + suffix, _chain_reader(root, (*getters, get)), value)
+            todo.append((where + suffix, value, (*getters, get)))
+    return guards
+
+
+def reaching(step: Callable, tensors: list[Tensor], named: list[Guard]) -> list[Guard]:
+    """A guard per way from a value the step names to a tensor the tape reads (``model.layers[1].W``,
+    ``opt.params[1]``), followed afresh at each replay, so that replacing a parameter where the
+    step finds it (``model.W1 = t``) records the step again. Only tensors no named value leads to
+    are looked for from ``self``; one found nowhere within ``REACH`` steps (attributes, slots,
+    list and dict items) gets no guard."""
+    wanted = {id(t): t for t in tensors}
+    found: dict[str, Guard] = {}
+    for g in named:
+        found.update(_ways(g.label, g.value, wanted))
+    _, bound = _function_and_self(step)
+    reached = {id(g.value) for g in [*named, *found.values()]}
+    rest = {i: t for i, t in wanted.items() if i not in reached}
+    if bound is not None and rest:
+        found.update(_ways("self", bound, rest))
+    return [g for label, g in found.items() if label not in {n.label for n in named}]
