@@ -584,3 +584,13 @@ def test_a_parameter_replaced_where_the_step_finds_it_is_seen_by_the_replays(whe
         results.append(out)
     assert results[0] == results[1]
     assert len(set(results[0])) == 3
+
+
+def test_anomaly_mode_switched_on_after_recording_is_not_skipped_by_replays():
+    w = Tensor(np.ones(3), requires_grad=True)
+    compiled = tg.compile(lambda x: (Tensor(x) * w).log().sum())
+    for _ in range(3):
+        compiled(np.ones(3))  # a tape, replayed
+    with tg.detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(tg.AnomalyError, match="log"):
+        compiled(-np.ones(3))  # NaN from log: recorded (so run eagerly) under anomaly mode, and reported
+    assert compiled(np.ones(3)).item() == 0.0  # and outside it the tape replays again

@@ -1,6 +1,6 @@
 """``tg.compile(step)``: record a training step's NumPy work once, then replay it as a flat tape.
 
-The first call with a new *signature* (the arguments' shapes and dtypes, grad mode,
+The first call with a new *signature* (the arguments' shapes and dtypes, grad and anomaly modes,
 Python scalars by value) runs ``step`` eagerly while a recorder, hooked into the
 engine, writes every array computation down in order: each op's ``forward``, each
 node's backward rule, the gradient sums and un-broadcasts, the leaves' ``.grad``
@@ -540,8 +540,9 @@ class _Recorder:
 
 
 def _signature(args: tuple) -> tuple | None:
-    """Shapes and dtypes of arrays and tensors, scalars by value, grad mode; None for other arguments."""
-    key: list = [_mode.get().enabled]
+    """Shapes and dtypes of arrays and tensors, scalars by value, the grad and anomaly modes; None for other
+    arguments. (A tape recorded without anomaly mode must not replay under it: replays check nothing.)"""
+    key: list = [_mode.get()]  # one interned Mode per (grad enabled, anomaly)
     for a in args:
         t = type(a)
         if t is Tensor:
