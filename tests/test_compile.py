@@ -594,3 +594,27 @@ def test_anomaly_mode_switched_on_after_recording_is_not_skipped_by_replays():
     with tg.detect_anomaly(), np.errstate(invalid="ignore"), pytest.raises(tg.AnomalyError, match="log"):
         compiled(-np.ones(3))  # NaN from log: recorded (so run eagerly) under anomaly mode, and reported
     assert compiled(np.ones(3)).item() == 0.0  # and outside it the tape replays again
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+@pytest.mark.parametrize("bad", [-1, 3])
+def test_replays_refuse_an_out_of_range_label_as_eager_does(kernels, bad):
+    rng = np.random.default_rng(0)
+    model = models.SoftmaxRegression(4, 3, seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(X, y):
+        opt.zero_grad()
+        loss = model.loss(X, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled, X = tg.compile(step, strict=True, kernels=kernels), rng.standard_normal((8, 4))
+    for _ in range(3):
+        compiled(X, rng.integers(0, 3, 8))
+    before = [p.numpy().copy() for p in model.parameters()]
+    y = np.array([0, 1, 2, 0, 1, 2, 0, bad])
+    with pytest.raises(ValueError, match=re.escape(f"labels must be in [0, 3); got {bad} at index 7")):
+        compiled(X, y)
+    assert all(np.array_equal(p.numpy(), b) for p, b in zip(model.parameters(), before))

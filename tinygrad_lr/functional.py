@@ -150,11 +150,17 @@ def check_labels(labels: Any, n: int, n_classes: int, op: str, what: str = "labe
     if labels.shape != (n,):
         raise ValueError(f"{op}: {what} must have shape ({n},), one label per sample, got shape {labels.shape}")
     as_index = labels if labels.dtype == np.intp else labels.astype(np.intp)
-    # Viewed as unsigned, negative labels are huge: one max finds bad labels at either end.
-    if n and np.maximum.reduce(as_index.view(np.uintp)) >= n_classes:
-        bad = int(np.flatnonzero((as_index < 0) | (as_index >= n_classes))[0])
-        raise ValueError(f"{op}: {what} must be in [0, {n_classes}); got {labels[bad]} at index {bad}")
+    check_label_range(as_index, n_classes, op, what)
     return as_index
+
+
+def check_label_range(labels: np.ndarray, n_classes: int, op: str, what: str = "labels") -> None:
+    """Raise unless every intp label is in [0, n_classes). Also run by ``CrossEntropy``'s forward, so a
+    compiled step's replays (which skip ``check_labels``) refuse a -1 instead of picking the last class."""
+    # Viewed as unsigned, negative labels are huge: one max finds bad labels at either end.
+    if labels.size and np.maximum.reduce(labels.view(np.uintp)) >= n_classes:
+        bad = int(np.flatnonzero((labels < 0) | (labels >= n_classes))[0])
+        raise ValueError(f"{op}: {what} must be in [0, {n_classes}); got {labels[bad]} at index {bad}")
 
 
 def _shifted_exp(logits: np.ndarray) -> np.ndarray:
@@ -184,11 +190,13 @@ def ce_forward_arrays(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
 
     Shared by the op and tg.compile's kernels, so the two compute the very same numbers.
     """
+    labels = labels if labels.dtype == np.intp else labels.astype(np.intp)
+    check_label_range(labels, logits.shape[1], "cross_entropy")
     e = _shifted_exp(logits)
     # Where each sample's label entry sits in e's memory: flat indexing is 3-4x faster
     # than e[labels, rows], and backward's scatter reuses the positions.
     step_class, step_sample = e.strides[0] // e.itemsize, e.strides[1] // e.itemsize
-    picks = (labels if labels.dtype == np.intp else labels.astype(np.intp)) * step_class
+    picks = labels * step_class
     picks += _sample_offsets(len(labels), step_sample)
     picked = np.add.reduce(e.ravel(order="K")[picks])
     np.exp(e, out=e)
