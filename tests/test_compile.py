@@ -618,3 +618,22 @@ def test_replays_refuse_an_out_of_range_label_as_eager_does(kernels, bad):
     with pytest.raises(ValueError, match=re.escape(f"labels must be in [0, 3); got {bad} at index 7")):
         compiled(X, y)
     assert all(np.array_equal(p.numpy(), b) for p, b in zip(model.parameters(), before))
+    assert all(p.grad is None for p in model.parameters())  # zero_grad() ran, as in an eager step that fails
+
+
+def test_grads_cleared_after_the_step_stay_cleared_after_a_replay():
+    w = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    @tg.compile(strict=True)
+    def step(x):
+        loss = (Tensor(x) * w).sum()
+        loss.backward()
+        opt.step()
+        opt.zero_grad()  # last, as some loops do
+        return loss
+
+    for i in range(4):
+        step(np.full(3, float(i)))
+        assert w.grad is None
+    assert np.array_equal(w.numpy(), 1 - 0.1 * np.full(3, 6.0))

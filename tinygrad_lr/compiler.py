@@ -72,6 +72,8 @@ class Tape:
         self.kept: set[int] = set()  # the slots of the tensors the step returns (never freed)
         self.name_guards: list[guards.Guard] = []  # the names the step's code reads, as they were
         self.renewals = 0  # recordings replaced because a watched name changed between two of them
+        self.cleared: list[Tensor] = []  # outside leaves whose .grad the step cleared before its backward
+        self.cleared_at_end: list[Tensor] = []  # ... and those it cleared after (zero_grad() last)
 
     def seal(self) -> None:
         """Precompute what replays need: the constant slots filled in, guards on outside tensors."""
@@ -114,10 +116,14 @@ class Tape:
             env[slot] = a
         for slot, i, is_tensor in self.arg_slots:
             env[slot] = args[i]._data if is_tensor else args[i]
+        for t in self.cleared:  # as the step's zero_grad() did: a replay that fails leaves them None too
+            t.grad = None
         for run, free in self.steps:  # values nobody reads later are dropped as soon as possible
             run(env)
             for slot in free:
                 env[slot] = None
+        for t in self.cleared_at_end:
+            t.grad = None
         return _unpack(self.result, env)
 
     def differs(self, other: Tape) -> str | None:
@@ -341,6 +347,7 @@ class _Recorder:
         self.watched: list[tuple[Tensor, np.ndarray, np.ndarray]] = []  # outside tensors, their array, a copy
         self.updated: set[int] = set()  # ids of tensors an optimizer step updated
         self.pending_bumps: set[int] = set()
+        self.grad_leaves: list[Tensor] = []  # outside leaves the backward gave a .grad
         self.before: dict = {}
         self.arg_copies: list[tuple[int, np.ndarray, np.ndarray]] = []  # to see NumPy writes into them
         for i, a in enumerate(args):
@@ -465,6 +472,10 @@ class _Recorder:
                     self.reason = "a gradient accumulates onto one from before the step (call zero_grad() in the step)"
                     return
             leaf = next((i for i, a in enumerate(self.args) if a is t), t)
+            if type(leaf) is not int and all(c is not t for c in self.grad_leaves):
+                self.grad_leaves.append(t)
+                if before is None:  # cleared by the step (zero_grad()) before its backward
+                    self.tape.cleared.append(t)
             out = self._new_slot(t.grad._data)
             key = ("grad", leaf if type(leaf) is int else id(leaf), how, g_slot, old_slot, out)
             self._add(key, _grad_entry(leaf, how, g_slot, old_slot, out), (g_slot, old_slot, out))
@@ -519,6 +530,7 @@ class _Recorder:
                 self.untraceable("a tensor's .data was replaced inside the step (p.data -= ...: use an optimizer)")
             elif id(t) not in self.updated and t.requires_grad and not _same_array(array, copy):
                 self.untraceable("a tensor was changed in place without an optimizer (p.data -= ...)")
+        self.tape.cleared_at_end = [t for t in self.grad_leaves if t.grad is None]
         if self.reason is None:
             self.tape.result = self._pack(result)
         self.tape.seal()
