@@ -637,3 +637,46 @@ def test_grads_cleared_after_the_step_stay_cleared_after_a_replay():
         step(np.full(3, float(i)))
         assert w.grad is None
     assert np.array_equal(w.numpy(), 1 - 0.1 * np.full(3, 6.0))
+
+
+OFF_GRAPH = {  # ops that read tensors outside the graph (a mask, detach's alias, argmax) inside a step
+    "where on a mask": lambda t, y: tg.where(t > 0, t, t * 0.1).sum(),
+    "log_softmax": lambda t, y: -(t.log_softmax(axis=1) * F.one_hot(y, 5)).sum(),
+    "logsumexp": lambda t, y: F.logsumexp(t, axis=1).sum(),
+    "mse on a detached target": lambda t, y: F.mse(t, t.detach() * 0.5),
+    "argmax equals labels": lambda t, y: (t * (t.argmax(axis=1) == y).astype(t.dtype).unsqueeze(1)).sum(),
+}
+
+
+def train_off_graph(loss_of, compiled):
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.standard_normal((4, 5)), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_of(Tensor(x) * w, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = tg.compile(step, strict=True) if compiled else step
+    data = [(rng.standard_normal((4, 5)), rng.integers(0, 5, 4)) for _ in range(6)]
+    return [run(x, y).item() for x, y in data], w.numpy()
+
+
+@pytest.mark.parametrize("name", sorted(OFF_GRAPH))
+def test_masks_detach_one_hot_and_argmax_inside_a_step_replay_like_eager(name):
+    (eager, w_eager), (compiled, w_compiled) = (train_off_graph(OFF_GRAPH[name], c) for c in (False, True))
+    assert eager == compiled and np.array_equal(w_eager, w_compiled)
+    assert len(set(eager)) > 1  # the data did change the losses
+
+
+def test_one_hot_in_a_replay_refuses_a_bad_label_as_eager_does():
+    w = Tensor(np.ones((4, 3)), requires_grad=True)
+    compiled = tg.compile(lambda x, y: (Tensor(x) @ w * F.one_hot(y, 3)).sum(), strict=True)
+    x = np.ones((8, 4))
+    for _ in range(3):
+        compiled(x, np.arange(8) % 3)
+    with pytest.raises(ValueError, match=re.escape("one_hot: labels must be in [0, 3); got -1 at index 7")):
+        compiled(x, np.array([0, 1, 2, 0, 1, 2, 0, -1]))

@@ -325,6 +325,15 @@ def _array_entry(how: Any, src: int, out: int):
     return run
 
 
+def _numpy_entry(fn: Any, args: list, kwargs: dict, out: int):
+    """A comparison or an argmax on the tape's arrays (slots) and numbers, as ``Tensor`` made it."""
+
+    def run(env: list) -> None:
+        env[out] = np.asarray(fn(*(c if s is None else env[s] for s, c in args), **kwargs))
+
+    return run
+
+
 def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     """Views of the same numbers (``Tensor(x)`` takes ``x.view()``)."""
     return a.strides == b.strides and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
@@ -519,6 +528,25 @@ class _Recorder:
         how = "copy" if a.dtype == source.dtype else a.dtype
         out = self._new_slot(a)
         self._add(("array", str(how), slot, out), _array_entry(how, slot, out), (slot, out))
+
+    def outside_graph(self, fn: Any, operands: tuple, kwargs: dict, out: Tensor) -> None:
+        """NumPy work on tensors that makes no node (a comparison, argmax): the same call, replayed."""
+        if not self._active():
+            return
+        args = []
+        for o in operands:
+            if isinstance(o, Tensor):
+                args.append((self._slot(o._data, o), None))
+            elif isinstance(o, np.ndarray):
+                args.append((self._slot(o, None), None))
+            elif isinstance(o, _SCALARS):
+                args.append((None, o))
+            else:
+                self.untraceable(f"{fn.__name__} on a {type(o).__name__} inside the step")
+                return
+        slot = self._new_slot(out._data)
+        key = ("numpy", fn.__name__, tuple(args), tuple(sorted(kwargs.items())), slot)
+        self._add(key, _numpy_entry(fn, args, kwargs, slot), (*(s for s, _ in args if s is not None), slot))
 
     def close(self, result: Any) -> None:
         """The step has returned: check outside tensors were left alone, describe the result."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import autograd
 from .autograd import Function, small_cache
 from .tensor import Tensor
 
@@ -266,9 +267,19 @@ def mse(pred: Tensor, target: Any) -> Tensor:
 def one_hot(labels: Any, n_classes: int, dtype: Any = np.float64) -> Tensor:
     labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     labels = check_labels(labels, len(labels), n_classes, "one_hot")
+    options = {"n_classes": n_classes, "dtype": np.dtype(dtype)}
+    out = Tensor(one_hot_array(labels, **options))
+    if autograd._recorder is not None:  # tg.compile is recording: computed again from each call's labels
+        autograd._recorder.outside_graph(one_hot_array, (labels,), options, out)
+    return out
+
+
+def one_hot_array(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
+    """The rows of ``one_hot`` for intp labels; checks their range itself, as replays skip ``check_labels``."""
+    check_label_range(labels, n_classes, "one_hot")
     out = np.zeros((len(labels), n_classes), dtype=dtype)
     out[np.arange(len(labels)), labels] = 1
-    return Tensor(out)
+    return out
 
 
 def l2(params: Tensor | Iterable[Tensor]) -> Tensor:

@@ -217,6 +217,8 @@ class Tensor:
         """The same memory (and version counter), cut from the graph for first and higher derivatives."""
         t = Tensor._make(self._data.view(), None)
         t._vc = autograd.version_of(self)
+        if autograd._recorder is not None:  # tg.compile is recording: the same numbers as self
+            autograd._recorder.made(t, self._data)
         return t
 
     def zero_grad(self) -> None:
@@ -374,9 +376,12 @@ class Tensor:
     def _compare(self, other: Any, fn: Any) -> Tensor:
         o = other._data if isinstance(other, Tensor) else other
         try:
-            return Tensor._make(np.asarray(fn(self._data, o)), None)
+            out = Tensor._make(np.asarray(fn(self._data, o)), None)
         except ValueError as e:
             raise ValueError(f"{fn.__name__}: {e}") from None
+        if autograd._recorder is not None:  # tg.compile is recording: a mask it must compute again
+            autograd._recorder.outside_graph(fn, (self, other), {}, out)
+        return out
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -745,4 +750,7 @@ def _bound(value: Any, x: Tensor) -> Any:
 def _indices_of(fn: Any, x: Tensor, axis: Any, keepdims: bool, op: str) -> Tensor:
     if axis is not None:
         axis = _one_axis(axis, x.data.ndim, op)
-    return Tensor._make(np.asarray(_numpy_call(op, fn, x.data, axis=axis, keepdims=keepdims)), None)
+    out = Tensor._make(np.asarray(_numpy_call(op, fn, x.data, axis=axis, keepdims=keepdims)), None)
+    if autograd._recorder is not None:  # tg.compile is recording: indices it must compute again
+        autograd._recorder.outside_graph(fn, (x,), {"axis": axis, "keepdims": keepdims}, out)
+    return out
