@@ -34,15 +34,17 @@ MAX_ITEMS = 1000  # longer lists and dicts are data, not where parameters live
 MAX_VISITS = 5000
 _VALUES = (int, float, complex, bool, str, bytes, type(None), np.generic)  # compared by value
 _CODE = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
-_MISSING = object()
 
 
 class Guard(NamedTuple):
-    """One name the step reads: how to read it now, and what it held when the step was recorded."""
+    """One value the step reads: where to start, the getters that lead from there to it, and what it
+    was when the step was recorded (read again by following ``getters`` from ``start`` afresh)."""
 
     label: str  # as the step's code spells it: ``scale``, ``self.model``, ``state['lr']``
-    read: Callable[[], Any]
+    start: Any  # the step's globals, a closure cell, or the object it is bound to
+    getters: tuple[Callable[[Any], Any], ...]  # C-level attrgetter/itemgetter steps
     value: Any
+    steps: tuple[tuple[str, Any], ...]  # the getters as ("attr", name) / ("item", key), to extend them
 
 
 def _same(now: Any, then: Any) -> bool:
@@ -54,9 +56,14 @@ def _same(now: Any, then: Any) -> bool:
 
 
 def changed(guards: list[Guard]) -> str | None:
-    """The label of the first guard whose name now holds something else (None: all hold)."""
-    for label, read, value in guards:
-        now = read()
+    """The label of the first guard whose value now is something else (None: all hold)."""
+    for label, start, getters, value, _ in guards:
+        now = start
+        try:
+            for get in getters:
+                now = get(now)
+        except (AttributeError, LookupError, TypeError, ValueError):  # gone (ValueError: an emptied cell)
+            return label
         if now is not value and not _same(now, value):
             return label
     return None
@@ -121,20 +128,6 @@ def _function_and_self(step: Callable) -> tuple[Any, Any]:
     return step, None
 
 
-def _cell_reader(cell: types.CellType) -> Callable[[], Any]:
-    def read() -> Any:
-        try:
-            return cell.cell_contents
-        except ValueError:  # the variable was deleted
-            return _MISSING
-
-    return read
-
-
-def _item_reader(mapping: dict, key: str) -> Callable[[], Any]:
-    return lambda: mapping.get(key, _MISSING)
-
-
 @functools.cache
 def _slots(cls: type) -> tuple[str, ...]:
     """The slot names of ``cls`` and its bases (``Dense`` keeps its W and b in slots)."""
@@ -145,49 +138,50 @@ def _slots(cls: type) -> tuple[str, ...]:
     return tuple(sorted(set(names) - {"__dict__", "__weakref__"}))
 
 
-def _inside(obj: Any) -> list[tuple[str, Callable[[Any], Any], Any]]:
-    """What a plain object holds: ``(label suffix, getter, value)`` per attribute, slot or item."""
+def _inside(obj: Any) -> list[tuple[str, tuple[str, Any], Any]]:
+    """What a plain object holds: ``(label suffix, step, value)`` per attribute, slot or item."""
     if isinstance(obj, _VALUES + _CODE + (Tensor, np.ndarray)):
         return []
     if isinstance(obj, list | tuple) and len(obj) <= MAX_ITEMS:
-        return [(f"[{i}]", operator.itemgetter(i), v) for i, v in enumerate(obj)]
+        return [(f"[{i}]", ("item", i), v) for i, v in enumerate(obj)]
     if isinstance(obj, dict) and len(obj) <= MAX_ITEMS:
-        return [(f"[{k!r}]", operator.itemgetter(k), v) for k, v in obj.items() if type(k) in (str, int)]
+        return [(f"[{k!r}]", ("item", k), v) for k, v in obj.items() if type(k) in (str, int)]
     mapping = getattr(obj, "__dict__", None)
     names = [k for k in mapping if type(k) is str] if type(mapping) is dict else []
     names += [n for n in _slots(type(obj)) if hasattr(obj, n)]
-    return [(f".{n}", operator.attrgetter(n), getattr(obj, n)) for n in names]
+    return [(f".{n}", ("attr", n), getattr(obj, n)) for n in names]
 
 
-def _chain_reader(root: Any, getters: tuple[Callable[[Any], Any], ...]) -> Callable[[], Any]:
-    """Follow the getters from ``root`` afresh (a replaced list, layer or tensor anywhere on the way is seen)."""
+def _getters(steps: tuple[tuple[str, Any], ...]) -> tuple[Callable[[Any], Any], ...]:
+    """The steps as C-level getters, runs of attributes merged (``attrgetter("model.layers")``)."""
+    getters: list = []
+    dotted: list[str] = []
+    for how, key in (*steps, ("end", None)):
+        if how == "attr":
+            dotted.append(key)
+            continue
+        if dotted:
+            getters.append(operator.attrgetter(".".join(dotted)))
+            dotted = []
+        if how == "item":
+            getters.append(operator.itemgetter(key))
+    return tuple(getters)
 
-    def read() -> Any:
-        value = root
-        try:
-            for get in getters:
-                value = get(value)
-        except (AttributeError, LookupError, TypeError):
-            return _MISSING
-        return value
 
-    return read
-
-
-def _root(fn: Any, bound: Any, kind: str, name: str) -> tuple[Guard | None, Any]:
-    """A path's first name: the guard on it (None for ``self``, which is bound) and its value."""
+def _root(fn: Any, bound: Any, kind: str, name: str) -> tuple[Any, tuple, Any] | None:
+    """Where a path's first name is read from: ``(start, steps, value)``; None for a local or a builtin."""
     code = fn.__code__
     if kind == "global":
-        namespace = fn.__globals__
-        if name not in namespace:
-            return None, _MISSING  # a builtin
-        return Guard(name, _item_reader(namespace, name), namespace[name]), None
+        return (fn.__globals__, (("item", name),), fn.__globals__[name]) if name in fn.__globals__ else None
     if bound is not None and code.co_argcount and name == code.co_varnames[0]:
-        return None, bound
+        return bound, (), bound  # self: bound, so not itself guarded
     if name in code.co_freevars:
-        read = _cell_reader(fn.__closure__[code.co_freevars.index(name)])
-        return Guard(name, read, read()), None
-    return None, _MISSING  # a local variable of the step
+        cell = fn.__closure__[code.co_freevars.index(name)]
+        try:
+            return cell, (("attr", "cell_contents"),), cell.cell_contents
+        except ValueError:  # not assigned yet
+            return None
+    return None
 
 
 def watch(step: Callable) -> list[Guard]:
@@ -197,41 +191,44 @@ def watch(step: Callable) -> list[Guard]:
         return []
     guards: dict[str, Guard] = {}
     for path in sorted({p for code in _codes(fn.__code__) for p in _paths(code)}, key=lambda p: (len(p), repr(p))):
-        (kind, name), steps = path[0], path[1 : 1 + DEPTH]
-        guard, value = _root(fn, bound, kind, name)
+        (kind, name), later = path[0], path[1 : 1 + DEPTH]
+        root = _root(fn, bound, kind, name)
+        if root is None:
+            continue
+        start, steps, value = root
         label = name
-        if guard is not None:
-            guards.setdefault(label, guard)
-            value = guard.value
-        for how, key in steps:
-            if value is _MISSING or isinstance(value, _VALUES + _CODE + (Tensor, np.ndarray)):
+        if steps:
+            guards.setdefault(label, Guard(label, start, _getters(steps), value, steps))
+        for how, key in later:
+            if isinstance(value, _VALUES + _CODE + (Tensor, np.ndarray)):
                 break
             mapping = value if how == "item" else getattr(value, "__dict__", None)
             if type(mapping) is not dict or key not in mapping:
-                break
+                break  # a method, a property: code, not a value the step holds
             label = f"{label}[{key!r}]" if how == "item" else f"{label}.{key}"
-            value = mapping[key]
-            guards.setdefault(label, Guard(label, _item_reader(mapping, key), value))
+            steps, value = (*steps, (how, key)), mapping[key]
+            guards.setdefault(label, Guard(label, start, _getters(steps), value, steps))
     return list(guards.values())
 
 
-def _ways(label: str, root: Any, wanted: dict[int, Tensor]) -> dict[str, Guard]:
-    """From ``root``, the first way (breadth first, ``REACH`` steps at most) to each wanted tensor."""
+def _ways(label: str, start: Any, steps: tuple, root: Any, wanted: dict[int, Tensor]) -> dict[str, Guard]:
+    """From ``root`` (reached from ``start`` by ``steps``), the first way (breadth first, ``REACH``
+    steps at most) to each wanted tensor."""
     guards: dict[str, Guard] = {}
-    todo, seen, left = [(label, root, ())], {id(root)}, set(wanted)
-    for visits, (where, obj, getters) in enumerate(todo):
+    todo, seen, left = [(label, root, steps)], {id(root)}, set(wanted)
+    for visits, (where, obj, path) in enumerate(todo):
         if visits == MAX_VISITS or not left:
             break
-        if len(getters) == REACH:
+        if len(path) - len(steps) == REACH:
             continue
-        for suffix, get, value in _inside(obj):
+        for suffix, step, value in _inside(obj):
             if id(value) in seen:
                 continue
             seen.add(id(value))
             if id(value) in left:
                 left.discard(id(value))
-                guards[where + suffix] = Guard(where + suffix, _chain_reader(root, (*getters, get)), value)
-            todo.append((where + suffix, value, (*getters, get)))
+                guards[where + suffix] = Guard(where + suffix, start, _getters((*path, step)), value, (*path, step))
+            todo.append((where + suffix, value, (*path, step)))
     return guards
 
 
@@ -244,10 +241,10 @@ def reaching(step: Callable, tensors: list[Tensor], named: list[Guard]) -> list[
     wanted = {id(t): t for t in tensors}
     found: dict[str, Guard] = {}
     for g in named:
-        found.update(_ways(g.label, g.value, wanted))
+        found.update(_ways(g.label, g.start, g.steps, g.value, wanted))
     _, bound = _function_and_self(step)
     reached = {id(g.value) for g in [*named, *found.values()]}
     rest = {i: t for i, t in wanted.items() if i not in reached}
     if bound is not None and rest:
-        found.update(_ways("self", bound, rest))
+        found.update(_ways("self", bound, (), bound, rest))
     return [g for label, g in found.items() if label not in {n.label for n in named}]
