@@ -71,6 +71,7 @@ class Tape:
         self.kernel_ops: list[type] = []  # the ops that replay as kernels (once lowered)
         self.kept: set[int] = set()  # the slots of the tensors the step returns (never freed)
         self.name_guards: list[guards.Guard] = []  # the names the step's code reads, as they were
+        self.holds: Callable[[], bool] = lambda: False  # checks them all; set when the tape is confirmed
         self.renewals = 0  # recordings replaced because a watched name changed between two of them
         self.cleared: list[Tensor] = []  # outside leaves whose .grad the step cleared before its backward
         self.cleared_at_end: list[Tensor] = []  # ... and those it cleared after (zero_grad() last)
@@ -105,7 +106,7 @@ class Tape:
     def replay(self, args: list) -> Any:
         """Run the entries on ``args``; ``_STALE`` when a name the step reads holds another value, or an
         outside tensor changed shape, dtype or requires_grad."""
-        if guards.changed(self.name_guards) is not None:  # the program rebound a name the step reads
+        if not self.holds():  # the program rebound a name the step reads
             return _STALE
         env = self.template.copy()
         env[0] = args
@@ -671,6 +672,7 @@ class Compiled:
         else:
             if self.kernels:
                 first.lower()
+            first.holds = guards.holds(first.name_guards)
             self._store(sig, first)
         return result
 
