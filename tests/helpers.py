@@ -47,6 +47,19 @@ def check(f: Callable[..., Any], *arrays: np.ndarray) -> None:
         np.testing.assert_array_equal(a, b)
 
 
+def training_step(model: Any, opt: Any) -> Callable[[Any, Any], tg.Tensor]:
+    """The usual step, to compile or run eagerly: zero_grad, loss, backward, step; returns the loss."""
+
+    def step(X: Any, y: Any) -> tg.Tensor:
+        opt.zero_grad()
+        loss = model.loss(X, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 # ---- a disk that fills up -----------------------------------------------------------------------
 
 

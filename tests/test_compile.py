@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import training_step
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -397,9 +398,9 @@ def test_a_bad_rule_fails_while_recording_with_the_engines_message():
 # ---- names the step reads: rebinding one records again (tinygrad_lr/guards.py) --------------------
 
 
-def run_both(step, values, assign):
+def run_both(step, values, assign, x=None):
     """The step's results, eager then compiled, as ``assign(v)`` rebinds what it reads before each call."""
-    compiled, x = tg.compile(step, strict=True), np.arange(3.0)
+    compiled, x = tg.compile(step, strict=True), np.arange(3.0) if x is None else x
     results = []
     for run in (step, compiled):
         out = []
@@ -573,17 +574,9 @@ def test_a_parameter_replaced_where_the_step_finds_it_is_seen_by_the_replays(whe
         else:
             model.W1 = weights[v]
 
-    step = trainer.step if where == "trainer" else step
-
-    compiled, results = tg.compile(step, strict=True), []
-    for run in (step, compiled):
-        out = []
-        for v in SCHEDULE:
-            assign(v)
-            out.append(run(X).item())
-        results.append(out)
-    assert results[0] == results[1]
-    assert len(set(results[0])) == 3
+    (eager, compiled), _ = run_both(trainer.step if where == "trainer" else step, SCHEDULE, assign, X)
+    assert compiled == eager
+    assert len(set(eager)) == 3
 
 
 def test_anomaly_mode_switched_on_after_recording_is_not_skipped_by_replays():
@@ -601,15 +594,7 @@ def test_anomaly_mode_switched_on_after_recording_is_not_skipped_by_replays():
 def test_replays_refuse_an_out_of_range_label_as_eager_does(kernels, bad):
     rng = np.random.default_rng(0)
     model = models.SoftmaxRegression(4, 3, seed=0)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-
-    def step(X, y):
-        opt.zero_grad()
-        loss = model.loss(X, y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = training_step(model, optim.SGD(model.parameters(), lr=0.1))
     compiled, X = tg.compile(step, strict=True, kernels=kernels), rng.standard_normal((8, 4))
     for _ in range(3):
         compiled(X, rng.integers(0, 3, 8))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import training_step
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -213,15 +214,7 @@ def test_adds_and_tanh_write_over_temporaries_nothing_else_reads():
     rng = np.random.default_rng(0)
     data = [(rng.standard_normal((6, 4)), rng.integers(0, 3, 6)) for _ in range(3)]
     model = models.MLP([4, 5, 3])
-    opt = optim.SGD(model.parameters(), lr=0.1)
-
-    @tg.compile(strict=True)
-    def step(X, y):
-        opt.zero_grad()
-        loss = model.loss(X, y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = tg.compile(training_step(model, optim.SGD(model.parameters(), lr=0.1)), strict=True)
 
     for X, y in data:
         step(X, y)
