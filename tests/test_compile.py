@@ -626,6 +626,7 @@ def test_grads_cleared_after_the_step_stay_cleared_after_a_replay():
 
 OFF_GRAPH = {  # ops that read tensors outside the graph (a mask, detach's alias, argmax) inside a step
     "where on a mask": lambda t, y: tg.where(t > 0, t, t * 0.1).sum(),
+    "mask against a NumPy number": lambda t, y: tg.where(t <= np.int64(0), t, t * 0.1).sum(),
     "log_softmax": lambda t, y: -(t.log_softmax(axis=1) * F.one_hot(y, 5)).sum(),
     "logsumexp": lambda t, y: F.logsumexp(t, axis=1).sum(),
     "mse on a detached target": lambda t, y: F.mse(t, t.detach() * 0.5),

@@ -540,7 +540,7 @@ class _Recorder:
                 args.append((self._slot(o._data, o), None))
             elif isinstance(o, np.ndarray):
                 args.append((self._slot(o, None), None))
-            elif isinstance(o, _SCALARS):
+            elif isinstance(o, _SCALARS + (np.generic,)):  # a number: a constant of the entry
                 args.append((None, o))
             else:
                 self.untraceable(f"{fn.__name__} on a {type(o).__name__} inside the step")
