@@ -666,3 +666,22 @@ def test_one_hot_in_a_replay_refuses_a_bad_label_as_eager_does():
         compiled(x, np.arange(8) % 3)
     with pytest.raises(ValueError, match=re.escape("one_hot: labels must be in [0, 3); got -1 at index 7")):
         compiled(x, np.array([0, 1, 2, 0, 1, 2, 0, -1]))
+
+
+def test_a_parameter_passed_as_an_argument_and_stepped_by_the_optimizer_compiles():
+    """Only NumPy writes into an argument force eager, not the optimizer's update of one."""
+    runs = []
+    for compiled in (False, True):
+        w = Tensor(np.ones(3), requires_grad=True)
+        opt = optim.SGD([w], lr=0.1)
+
+        def step(x, w, opt=opt):
+            opt.zero_grad()
+            loss = ((Tensor(x) * w) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = tg.compile(step, strict=True) if compiled else step
+        runs.append(([run(np.arange(3.0) + i, w).item() for i in range(5)], w.numpy()))
+    assert runs[0][0] == runs[1][0] and np.array_equal(runs[0][1], runs[1][1])

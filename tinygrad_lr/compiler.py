@@ -359,13 +359,13 @@ class _Recorder:
         self.pending_bumps: set[int] = set()
         self.grad_leaves: list[Tensor] = []  # outside leaves the backward gave a .grad
         self.before: dict = {}
-        self.arg_copies: list[tuple[int, np.ndarray, np.ndarray]] = []  # to see NumPy writes into them
+        self.arg_copies: list[tuple[int, Any, np.ndarray]] = []  # to see NumPy writes into them
         for i, a in enumerate(args):
             if isinstance(a, Tensor | np.ndarray):
                 array = a._data if isinstance(a, Tensor) else a
                 slot = self._new_slot(array)
                 self.tape.sources.append((slot, "arg", (i, isinstance(a, Tensor))))
-                self.arg_copies.append((i, array, array.copy()))
+                self.arg_copies.append((i, a, array.copy()))
 
     def untraceable(self, reason: str) -> None:
         if self.reason is None and self.depth == 0 and threading.get_ident() == self.thread:
@@ -551,8 +551,9 @@ class _Recorder:
 
     def close(self, result: Any) -> None:
         """The step has returned: check outside tensors were left alone, describe the result."""
-        for i, array, copy in self.arg_copies:
-            if not _same_array(array, copy):
+        for i, arg, copy in self.arg_copies:  # (a parameter passed in may be updated by the optimizer)
+            array = arg._data if isinstance(arg, Tensor) else arg
+            if id(arg) not in self.updated and not _same_array(array, copy):
                 self.untraceable(f"argument {i} is changed in place inside the step (x *= 2: write x = x * 2)")
         for t, array, copy in self.watched:
             if t._data is not array:
