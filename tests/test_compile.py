@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 
@@ -555,7 +556,11 @@ class Trainer:
         return self.model.loss(x, self.y)
 
 
-@pytest.mark.parametrize("where", ["model attribute", "own container", "trainer"])
+def partial_loss(model, y, x):
+    return model.loss(x, y)
+
+
+@pytest.mark.parametrize("where", ["model attribute", "own container", "trainer", "partial"])
 def test_a_parameter_replaced_where_the_step_finds_it_is_seen_by_the_replays(where):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
@@ -574,7 +579,8 @@ def test_a_parameter_replaced_where_the_step_finds_it_is_seen_by_the_replays(whe
         else:
             model.W1 = weights[v]
 
-    (eager, compiled), _ = run_both(trainer.step if where == "trainer" else step, SCHEDULE, assign, X)
+    chosen = {"trainer": trainer.step, "partial": functools.partial(partial_loss, model, y)}.get(where, step)
+    (eager, compiled), _ = run_both(chosen, SCHEDULE, assign, X)
     assert compiled == eager
     assert len(set(eager)) == 3
 

@@ -266,15 +266,25 @@ def reaching(step: Callable, tensors: list[Tensor], named: list[Guard]) -> list[
     """A guard per way from a value the step names to a tensor the tape reads (``model.layers[1].W``,
     ``opt.params[1]``), followed afresh at each replay, so that replacing a parameter where the
     step finds it (``model.W1 = t``) records the step again. Only tensors no named value leads to
-    are looked for from ``self``; one found nowhere within ``REACH`` steps (attributes, slots,
-    list and dict items) gets no guard."""
+    are looked for from ``self`` and a partial's arguments; one found nowhere within ``REACH``
+    steps (attributes, slots, list and dict items) gets no guard."""
     wanted = {id(t): t for t in tensors}
     found: dict[str, Guard] = {}
     for g in named:
         found.update(_ways(g.label, g.start, g.steps, g.value, wanted))
-    _, bound = _function_and_self(step)
     reached = {id(g.value) for g in [*named, *found.values()]}
     rest = {i: t for i, t in wanted.items() if i not in reached}
-    if bound is not None and rest:
-        found.update(_ways("self", bound, (), bound, rest))
+    for label, obj in _bound_objects(step) if rest else ():
+        found.update(_ways(label, obj, (), obj, rest))
     return [g for label, g in found.items() if label not in {n.label for n in named}]
+
+
+def _bound_objects(step: Callable) -> list[tuple[str, Any]]:
+    """What ``step`` carries besides its code: ``self``, and a ``functools.partial``'s arguments."""
+    found = []
+    while isinstance(step, functools.partial):
+        found += [(f"partial arg {i}", a) for i, a in enumerate(step.args)]
+        found += [(f"partial {k}=", v) for k, v in step.keywords.items()]
+        step = step.func
+    _, bound = _function_and_self(step)
+    return found + ([("self", bound)] if bound is not None else [])
