@@ -20,7 +20,6 @@ import dis
 import functools
 import inspect
 import keyword
-import operator
 import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -38,14 +37,13 @@ _CODE = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, 
 
 
 class Guard(NamedTuple):
-    """One value the step reads: where to start, the getters that lead from there to it, and what it
-    was when the step was recorded (read again by following ``getters`` from ``start`` afresh)."""
+    """One value the step reads: where to start, the steps that lead from there to it, and what it
+    was when the step was recorded (read again by following ``steps`` from ``start`` afresh)."""
 
     label: str  # as the step's code spells it: ``scale``, ``self.model``, ``state['lr']``
     start: Any  # the step's globals, a closure cell, or the object it is bound to
-    getters: tuple[Callable[[Any], Any], ...]  # C-level attrgetter/itemgetter steps
+    steps: tuple[tuple[str, Any], ...]  # ("attr", name) / ("item", key)
     value: Any
-    steps: tuple[tuple[str, Any], ...]  # the getters as ("attr", name) / ("item", key), to extend them
 
 
 def _same(now: Any, then: Any) -> bool:
@@ -57,12 +55,13 @@ def _same(now: Any, then: Any) -> bool:
 
 
 def changed(guards: list[Guard]) -> str | None:
-    """The label of the first guard whose value now is something else (None: all hold)."""
-    for label, start, getters, value, _ in guards:
+    """The label of the first guard whose value now is something else (None: all hold). The plain
+    rule; replays run ``holds``, its generated sibling."""
+    for label, start, steps, value in guards:
         now = start
         try:
-            for get in getters:
-                now = get(now)
+            for how, key in steps:
+                now = getattr(now, key) if how == "attr" else now[key]
         except (AttributeError, LookupError, TypeError, ValueError):  # gone (ValueError: an emptied cell)
             return label
         if now is not value and not _same(now, value):
@@ -182,22 +181,6 @@ def _inside(obj: Any) -> list[tuple[str, tuple[str, Any], Any]]:
     return [(f".{n}", ("attr", n), getattr(obj, n)) for n in names]
 
 
-def _getters(steps: tuple[tuple[str, Any], ...]) -> tuple[Callable[[Any], Any], ...]:
-    """The steps as C-level getters, runs of attributes merged (``attrgetter("model.layers")``)."""
-    getters: list = []
-    dotted: list[str] = []
-    for how, key in (*steps, ("end", None)):
-        if how == "attr":
-            dotted.append(key)
-            continue
-        if dotted:
-            getters.append(operator.attrgetter(".".join(dotted)))
-            dotted = []
-        if how == "item":
-            getters.append(operator.itemgetter(key))
-    return tuple(getters)
-
-
 def _root(fn: Any, bound: Any, kind: str, name: str) -> tuple[Any, tuple, Any] | None:
     """Where a path's first name is read from: ``(start, steps, value)``; None for a local or a builtin."""
     code = fn.__code__
@@ -228,7 +211,7 @@ def watch(step: Callable) -> list[Guard]:
         start, steps, value = root
         label = name
         if steps:
-            guards.setdefault(label, Guard(label, start, _getters(steps), value, steps))
+            guards.setdefault(label, Guard(label, start, steps, value))
         for how, key in later:
             if isinstance(value, _VALUES + _CODE + (Tensor, np.ndarray)):
                 break
@@ -237,7 +220,7 @@ def watch(step: Callable) -> list[Guard]:
                 break  # a method, a property: code, not a value the step holds
             label = f"{label}[{key!r}]" if how == "item" else f"{label}.{key}"
             steps, value = (*steps, (how, key)), mapping[key]
-            guards.setdefault(label, Guard(label, start, _getters(steps), value, steps))
+            guards.setdefault(label, Guard(label, start, steps, value))
     return list(guards.values())
 
 
@@ -257,7 +240,7 @@ def _ways(label: str, start: Any, steps: tuple, root: Any, wanted: dict[int, Ten
             seen.add(id(value))
             if id(value) in left:
                 left.discard(id(value))
-                guards[where + suffix] = Guard(where + suffix, start, _getters((*path, step)), value, (*path, step))
+                guards[where + suffix] = Guard(where + suffix, start, (*path, step), value)
             todo.append((where + suffix, value, (*path, step)))
     return guards
 
